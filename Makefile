@@ -1,0 +1,49 @@
+# Tsunagu — `make run` serves a development instance, `make test` runs the test suite.
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1:8000
+
+.PHONY: run test install migrate demo lint check-migrations bench vendor messages clean
+
+$(UV):
+	$(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --user --quiet --break-system-packages uv
+
+$(PY): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $(PY)
+
+install: $(PY)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo --if-empty
+
+run: demo
+	$(PY) manage.py ensure_demo_admin
+	$(PY) manage.py runserver $(HOST)
+
+test: install
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+
+check-migrations: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+messages: install
+	cd crm && ../$(PY) ../manage.py makemessages -l ja --no-obsolete
+	$(PY) manage.py compilemessages --ignore=.venv
+
+vendor:
+	bash static/vendor.sh
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,221 @@
+from collections.abc import Mapping
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import Channel, ChannelIdentity, Customer, Order, OrderLine, OrderReturn, Product, SalesChannel, Store
+from ..prefectures import PREFECTURE_CHOICES
+from ..registry import customer_summaries
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input serializer that refuses fields it does not know (a typo must not be silently dropped)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - {name for name, f in self.fields.items() if not f.read_only})
+            if unknown:
+                raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StoreCodeField(serializers.SlugRelatedField):
+    default_error_messages = {"does_not_exist": _("Unknown store."), "invalid": _("Unknown store.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Store.objects.filter(active=True))
+        super().__init__(slug_field="code", **kwargs)
+
+
+class IdentitySerializer(StrictSerializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    external_id = serializers.CharField(max_length=255)
+
+
+class IdentityOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ChannelIdentity
+        fields = ["channel", "external_id"]
+
+
+class CustomerListSerializer(serializers.ListSerializer):
+    """Fetches summary fields (points, tier) for the whole page in one call per provider."""
+
+    def to_representation(self, data):
+        items = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["summaries"] = customer_summaries(items)
+        return [self.child.to_representation(item) for item in items]
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    identities = IdentityOutput(many=True, read_only=True)
+    points_balance = serializers.SerializerMethodField()
+    tier = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        list_serializer_class = CustomerListSerializer
+        fields = [
+            "id", "member_number", "family_name", "given_name", "family_name_kana", "given_name_kana", "email",
+            "phone", "birth_date", "postal_code", "prefecture", "address", "home_store", "email_opt_in",
+            "sms_opt_in", "identities", "points_balance", "tier", "created_at",
+        ]  # fmt: skip
+
+    def _summary(self, customer) -> dict:
+        summaries = self.context.get("summaries")
+        if summaries is None:
+            summaries = customer_summaries([customer])
+        return summaries.get(customer.pk, {})
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_points_balance(self, customer) -> int:
+        return self._summary(customer).get("points_balance", 0)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_tier(self, customer) -> str | None:
+        return self._summary(customer).get("tier")
+
+
+class CustomerInput(StrictSerializer):
+    member_number = serializers.CharField(max_length=20, required=False)
+    family_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    given_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    family_name_kana = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    given_name_kana = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    birth_date = serializers.DateField(required=False, allow_null=True)
+    postal_code = serializers.CharField(max_length=8, required=False, allow_blank=True)
+    prefecture = serializers.ChoiceField(choices=PREFECTURE_CHOICES, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    home_store = StoreCodeField(required=False, allow_null=True)
+    email_opt_in = serializers.BooleanField(required=False)
+    sms_opt_in = serializers.BooleanField(required=False)
+
+
+class CustomerCreateInput(CustomerInput):
+    identities = IdentitySerializer(many=True, required=False, max_length=20)
+
+
+class LinkInput(StrictSerializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    external_id = serializers.CharField(max_length=255)
+    member_number = serializers.CharField(max_length=20)
+    birth_date = serializers.DateField(required=False)
+    phone = serializers.CharField(max_length=32, required=False)
+
+
+class StoreOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Store
+        fields = ["code", "name", "kind", "prefecture", "address", "phone"]
+
+
+class ProductOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "category", "brand", "price", "active", "updated_at"]
+
+
+class ProductInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    brand = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    price = serializers.IntegerField(min_value=0, max_value=100_000_000)
+    active = serializers.BooleanField(required=False, default=True)
+
+
+class OrderLineInput(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    unit_price = serializers.IntegerField(min_value=0, max_value=100_000_000)
+
+
+class OrderInput(StrictSerializer):
+    source = serializers.CharField(max_length=64)
+    external_ref = serializers.CharField(max_length=128)
+    channel = serializers.ChoiceField(choices=SalesChannel.choices)
+    store = serializers.CharField(max_length=32, required=False)
+    customer = serializers.CharField(max_length=32, required=False)
+    customer_identity = IdentitySerializer(required=False)
+    ordered_at = serializers.DateTimeField()
+    lines = OrderLineInput(many=True, min_length=1, max_length=500)
+    redeem_points = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, default=0)
+
+
+class OrderLineOutput(serializers.ModelSerializer):
+    name = serializers.CharField(source="product.name")
+
+    class Meta:
+        model = OrderLine
+        fields = ["line_number", "sku", "name", "quantity", "unit_price", "amount", "returned_quantity"]
+
+
+class OrderOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    fulfilled_from = serializers.SerializerMethodField()
+    customer = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    points_balance = serializers.SerializerMethodField()
+    lines = OrderLineOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "source", "external_ref", "channel", "store", "fulfilled_from", "customer", "ordered_at",
+            "subtotal", "points_redeemed", "total", "points_earned", "points_balance", "returned_amount", "status",
+            "lines", "created_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(serializers.CharField())
+    def get_fulfilled_from(self, order) -> str:
+        return (order.fulfilled_from or order.store).code
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_points_balance(self, order) -> int | None:
+        if order.customer is None:
+            return None
+        return customer_summaries([order.customer]).get(order.customer.pk, {}).get("points_balance", 0)
+
+
+class ReturnLineInput(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+
+
+class ReturnInput(StrictSerializer):
+    lines = ReturnLineInput(many=True, min_length=1, max_length=500)
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class ReturnOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    lines = serializers.SerializerMethodField()
+    order = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderReturn
+        fields = ["id", "amount", "reason", "lines", "order", "created_at"]
+
+    @extend_schema_field(ReturnLineInput(many=True))
+    def get_lines(self, order_return) -> list[dict]:
+        return [
+            {"sku": line.order_line.sku, "quantity": line.quantity, "amount": line.amount}
+            for line in order_return.lines.select_related("order_line")
+        ]
+
+    @extend_schema_field(OrderOutput)
+    def get_order(self, order_return) -> dict:
+        return OrderOutput(order_return.order, context=self.context).data
+
+
+class TimelineEntryOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    id = serializers.CharField()
+    title = serializers.CharField()
+    channel = serializers.CharField()
+    detail = serializers.DictField()

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CrmConfig(AppConfig):
+    name = "crm"
+    verbose_name = _("Customers and orders")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import panels  # noqa: F401  registers crm's own panels and timeline entries

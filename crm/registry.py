@@ -1,0 +1,98 @@
+"""Extension points through which other apps add to crm's pages and answers without crm importing
+them: panels on the customer 360 page, entries in the customer timeline, and summary fields on the
+customer body (points balance, tier). Apps register in their AppConfig.ready()."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str
+    title: Any  # a lazy translatable string
+    template: str
+    get_context: Callable[..., dict]  # (customer, request) -> template context
+    order: int = 100
+    permission: str | None = None  # staff without it do not see the panel
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # order, return, message, ticket, points, reservation, campaign_mail, merge, ...
+    title: str
+    id: str = ""
+    channel: str = ""
+    detail: dict = field(default_factory=dict)
+
+
+_panels: dict[str, Panel] = {}
+_timeline_sources: dict[str, Callable[..., list[TimelineEntry]]] = {}
+_summary_providers: dict[str, Callable[..., dict]] = {}
+
+
+def register_panel(panel: Panel) -> None:
+    _panels[panel.key] = panel
+
+
+def panels_for(user) -> list[Panel]:
+    return sorted(
+        (p for p in _panels.values() if p.permission is None or user.has_perm(p.permission)),
+        key=lambda p: (p.order, p.key),
+    )
+
+
+def register_timeline_source(key: str, source: Callable[..., list[TimelineEntry]]) -> None:
+    """`source(customer=..., limit=..., before=...)` returns that app's newest entries for the customer
+    that happened before `before` (a datetime, or None for the newest)."""
+    _timeline_sources[key] = source
+
+
+def customer_timeline(*, customer, limit: int = 50, before: datetime | None = None) -> list[TimelineEntry]:
+    entries = []
+    for source in _timeline_sources.values():
+        entries += source(customer=customer, limit=limit, before=before)
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def register_customer_summary(key: str, provider: Callable[..., dict]) -> None:
+    """`provider(customers=[...])` returns ``{customer.pk: {field: value}}`` for a whole page at once."""
+    _summary_providers[key] = provider
+
+
+def customer_summaries(customers) -> dict[int, dict]:
+    summaries: dict[int, dict] = {c.pk: {} for c in customers}
+    for provider in _summary_providers.values():
+        for pk, values in provider(customers=customers).items():
+            summaries.setdefault(pk, {}).update(values)
+    return summaries
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: Any
+    url_name: str
+    permission: str | None = None
+    order: int = 100
+
+
+_nav_items: dict[str, NavItem] = {}
+
+
+def register_nav_item(item: NavItem) -> None:
+    """An app's staff page in the top menu (e.g. the agent inbox)."""
+    _nav_items[item.key] = item
+
+
+def navigation_for(user) -> list[dict]:
+    from django.urls import reverse
+
+    return [
+        {"label": item.label, "url": reverse(item.url_name), "key": item.key}
+        for item in sorted(_nav_items.values(), key=lambda i: (i.order, i.key))
+        if item.permission is None or user.has_perm(item.permission)
+    ]

@@ -1,0 +1,24 @@
+"""Every write of the crm core. Views, API views, admin, commands and other apps call these."""
+
+from .api_keys import create_api_key, revoke_api_key
+from .catalog import upsert_product
+from .customers import create_customer, link_channel_account, update_customer
+from .merges import merge_customers
+from .orders import record_order, record_return, set_order_fulfillment, set_order_points_earned
+from .staff import invite_staff, set_staff_language
+
+__all__ = [
+    "create_api_key",
+    "create_customer",
+    "invite_staff",
+    "link_channel_account",
+    "merge_customers",
+    "record_order",
+    "record_return",
+    "revoke_api_key",
+    "set_order_fulfillment",
+    "set_order_points_earned",
+    "set_staff_language",
+    "update_customer",
+    "upsert_product",
+]

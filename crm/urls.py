@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from crm.api.errors import api_not_found
+
+urlpatterns = [
+    path("", include("crm.urls_staff")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("crm.api.urls")),
+    # Other apps add their API (`include("<app>.api.urls")`) and staff pages here.
+    re_path(r"^api/", api_not_found),
+]
+
+handler404 = "crm.views.page_not_found"
+handler500 = "crm.views.server_error"

@@ -1,0 +1,50 @@
+import os
+import shutil
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from crm.services import create_api_key
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+    have_browser = bool(shutil.which("chromium"))
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL pointing at PostgreSQL"))
+        if "browser" in item.keywords and not have_browser and not os.environ.get("CI"):
+            item.add_marker(pytest.mark.skip(reason="Debian's chromium is not installed (CI installs it)"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    """`api(scopes...)` → an APIClient authenticated with a fresh key holding those scopes."""
+
+    def make(*scopes: str) -> APIClient:
+        _, raw = create_api_key(name="test", scopes=list(scopes))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
