@@ -9,3 +9,4 @@ class CrmConfig(AppConfig):
 
     def ready(self):
         from . import panels  # noqa: F401  registers crm's own panels and timeline entries
+        from .api import schema  # noqa: F401  registers the Api-Key scheme with drf-spectacular

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 _HIRAGANA_START, _HIRAGANA_END = 0x3041, 0x3096
 _KATAKANA_OFFSET = 0x60
 _SPACES = re.compile(r"\s+")
-_PHONE_CHARS = re.compile(r"^[+\d][\d\-\s().]*$")
+_PHONE_CHARS = re.compile(r"^[+(\d][\d\-\s().]*$")
 
 
 def normalize_kana(value: str | None) -> str:

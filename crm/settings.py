@@ -201,17 +201,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1/",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyAuth": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": "`Api-Key <key>`",
-            }
-        }
+    "ENUM_NAME_OVERRIDES": {
+        "ContactChannelEnum": "crm.models.Channel",
+        "SalesChannelEnum": "crm.models.SalesChannel",
     },
-    "SECURITY": [{"ApiKeyAuth": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.add_problem_responses",
+    ],
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # A request that took its Idempotency-Key but never finished (the process died) frees the key after this.

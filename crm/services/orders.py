@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Customer, Order, OrderLine, OrderReturn, OrderReturnLine, Product, SalesChannel, Store
+from ..selectors import get_customer
 from ..signals import order_recorded, order_returned
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ def record_order(
     if existing is not None:
         return existing, False
     _validate_order(channel=channel, store=store, lines=lines, customer=customer, redeem_points=redeem_points)
-    if customer is not None and customer.merged_into_id:
-        customer = Customer.objects.get(pk=customer.merged_into_id)
+    if customer is not None:
+        customer = get_customer(customer.public_id)  # an order for a merged id belongs to the survivor
     subtotal = sum(line["quantity"] * line["unit_price"] for line in lines)
     try:
         with transaction.atomic():

@@ -43,6 +43,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Customer
+        skip_postgeneration_save = True
 
     family_name = "田中"
     given_name = "花子"
