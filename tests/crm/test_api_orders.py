@@ -1,7 +1,5 @@
 """Orders and Catalog endpoints: recording sales once, returns, products and stores."""
 
-import datetime as dt
-
 import pytest
 
 from crm.models import Order, OrderReturn, Product

@@ -168,7 +168,10 @@ def test_return_sends_order_returned_with_the_returned_lines():
     store, product = StoreFactory(), ProductFactory(sku="A")
     order, _ = record_order(
         source="pos", external_ref="3", channel="store", store=store, ordered_at=NOW,
-        lines=[{"product": product, "quantity": 2, "unit_price": 500}, {"product": product, "quantity": 1, "unit_price": 400}],
+        lines=[
+            {"product": product, "quantity": 2, "unit_price": 500},
+            {"product": product, "quantity": 1, "unit_price": 400},
+        ],
     )  # fmt: skip
     seen = []
 
