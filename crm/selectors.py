@@ -71,8 +71,8 @@ def _query_condition(query: str) -> Q:
         condition |= Q(email__startswith=compact.lower())
         return condition
     phone = parse_phone(text)
-    if phone:
-        condition |= Q(phone=phone)
+    if phone:  # something that parses as a phone number is not a name
+        return condition | Q(phone=phone)
     if _DIGITS.match(compact):
         condition |= Q(member_number__startswith=compact)
         return condition
