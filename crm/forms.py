@@ -1,0 +1,116 @@
+"""Forms of the staff pages. They validate what a person typed; the services decide what is allowed."""
+
+from datetime import date, datetime
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Customer
+from .normalize import format_phone_national
+from .services.merges import MERGE_FIELD_GROUPS, default_merge_choices
+
+MERGE_GROUP_LABELS = {
+    "name": _("Name"),
+    "kana": _("Name (kana)"),
+    "email": _("Email"),
+    "phone": _("Phone"),
+    "birth_date": _("Birth date"),
+    "address": _("Address"),
+    "home_store": _("Home store"),
+    "email_consent": _("Email consent"),
+    "sms_consent": _("SMS consent"),
+}
+WINNER, LOSER = "winner", "loser"
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search customers"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "autofocus": True,
+                "autocomplete": "off",
+                "placeholder": _("Member number, phone, email, name or kana"),
+            }
+        ),
+    )
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(choices=settings.LANGUAGES)
+
+
+class MergeForm(forms.Form):
+    """Merge `loser` into `winner`: one choice per field group (whose values survive) and a reason."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=255,
+        error_messages={"required": _("Say why these customers are one person.")},
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. Same person: confirmed by phone at the counter")}),
+    )
+
+    def __init__(self, *args, winner: Customer, loser: Customer, **kwargs):
+        self.winner, self.loser = winner, loser
+        kwargs.setdefault("initial", {}).update(
+            {f"keep_{group}": side for group, side in default_merge_choices(winner=winner, loser=loser).items()}
+        )
+        super().__init__(*args, **kwargs)
+        choices = [(WINNER, _("Keep the survivor's")), (LOSER, _("Take the merged record's"))]
+        for group in MERGE_FIELD_GROUPS:
+            self.fields[f"keep_{group}"] = forms.ChoiceField(
+                label=MERGE_GROUP_LABELS.get(group, group), choices=choices, widget=forms.RadioSelect, required=False
+            )
+
+    def keep(self) -> dict[str, str]:
+        """The choices made; a group left out keeps the service's default (default_merge_choices)."""
+        return {group: side for group in MERGE_FIELD_GROUPS if (side := self.cleaned_data[f"keep_{group}"])}
+
+    def rows(self) -> list[dict]:
+        """One row per field group: what each record holds and the choice between them."""
+        return [
+            {
+                "group": group,
+                "label": MERGE_GROUP_LABELS.get(group, group),
+                "field": self[f"keep_{group}"],
+                "sides": [
+                    (self[f"keep_{group}"].subwidgets[i], [_display(customer, name) for name in fields])
+                    for i, customer in enumerate((self.winner, self.loser))
+                ],
+                "differs": any(getattr(self.winner, n) != getattr(self.loser, n) for n in fields),
+            }
+            for group, fields in MERGE_FIELD_GROUPS.items()
+        ]
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """Show what merge_customers refused next to the field it concerns, or above the form."""
+        messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+        for field, texts in messages.items():
+            self.add_error(field if field in self.fields else None, texts)
+
+
+def _display(customer: Customer, name: str) -> dict:
+    """A field's label and value as staff read it ("—" when empty)."""
+    field = Customer._meta.get_field(name)
+    value = getattr(customer, name)
+    if value in (None, ""):
+        shown = "—"
+    elif name == "phone":
+        shown = format_phone_national(value)
+    elif field.choices:
+        shown = getattr(customer, f"get_{name}_display")()
+    elif isinstance(value, bool):
+        shown = _("Yes") if value else _("No")
+    elif isinstance(value, datetime):
+        shown = formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    elif isinstance(value, date):
+        shown = formats.date_format(value, "DATE_FORMAT")
+    else:
+        shown = str(value)
+    return {"label": field.verbose_name, "value": shown}
