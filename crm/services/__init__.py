@@ -3,16 +3,21 @@
 from .api_keys import create_api_key, revoke_api_key
 from .catalog import upsert_product
 from .customers import create_customer, link_channel_account, update_customer
+from .imports import ImportResult, export_customers_csv, import_customers, read_customer_csv
 from .merges import merge_customers
 from .orders import record_order, record_return, set_order_fulfillment, set_order_points_earned
 from .staff import invite_staff, set_staff_language
 
 __all__ = [
+    "ImportResult",
     "create_api_key",
     "create_customer",
+    "export_customers_csv",
+    "import_customers",
     "invite_staff",
     "link_channel_account",
     "merge_customers",
+    "read_customer_csv",
     "record_order",
     "record_return",
     "revoke_api_key",
