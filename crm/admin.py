@@ -115,10 +115,18 @@ class StaffChangeForm(UserChangeForm):
         field_classes = {}
 
 
+ROLE_LABELS = {
+    "store_staff": _("Store staff"),
+    "agent": _("Contact-center agent"),
+    "marketer": _("Marketer"),
+    "admin": _("Administrator"),
+}
+
+
 class InviteStaffForm(forms.Form):
     email = forms.EmailField(label=_("Email"))
     display_name = forms.CharField(label=_("Display name"), max_length=100, required=False)
-    role = forms.ChoiceField(label=_("Role"), choices=[(role, role) for role in ROLES])
+    role = forms.ChoiceField(label=_("Role"), choices=[(role, ROLE_LABELS.get(role, role)) for role in ROLES])
     store = forms.ModelChoiceField(
         label=_("Store"),
         queryset=Store.objects.filter(active=True),
@@ -150,6 +158,12 @@ class StaffUserAdmin(UserAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
+
+    def get_readonly_fields(self, request, obj=None):
+        # An admin-role member manages staff and roles; only a superuser makes superusers.
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return (*self.readonly_fields, "is_superuser", "user_permissions")
 
     @admin.display(description=_("Role"))
     def role(self, obj):

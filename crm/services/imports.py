@@ -41,6 +41,10 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
 # Codes and flags are read after NFKC so that full-width digits typed in Excel (１, ２０２４) work.
 _NFKC_COLUMNS = frozenset({"member_number", "birth_date", "home_store", *_BOOLEAN_COLUMNS})
 _EXPORT_CHUNK = 2000
+# A cell starting with one of these is a formula to Excel: text typed by customers (a name from a
+# web form) must not run when staff open the export, so it is written behind an apostrophe, which
+# the import removes again.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNCHANGED = object()  # an empty opt-in cell: leave the field as it is
 
 
@@ -228,7 +232,8 @@ def _parse_row(row: dict, *, stores: dict[str, Store]) -> tuple[dict, list[tuple
         if raw is None:
             errors.append((column, _("The row has fewer cells than the header.")))
             continue
-        value = unicodedata.normalize("NFKC", raw).strip() if column in _NFKC_COLUMNS else raw.strip()
+        value = _unescape(raw)
+        value = unicodedata.normalize("NFKC", value).strip() if column in _NFKC_COLUMNS else value.strip()
         try:
             parsed = _parse_cell(column, value, stores=stores)
         except ValidationError as exc:
@@ -237,6 +242,14 @@ def _parse_row(row: dict, *, stores: dict[str, Store]) -> tuple[dict, list[tuple
         if parsed is not _UNCHANGED:
             fields[column] = parsed
     return fields, errors
+
+
+def _unescape(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
+
+
+def _escape(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 def _parse_cell(column: str, value: str, *, stores: dict[str, Store]):
@@ -306,8 +319,9 @@ def customers_for_export(queryset: QuerySet[Customer] | None = None) -> Iterator
 
 def customer_csv_row(customer: Customer) -> list[str]:
     """One customer in CSV_COLUMNS order. Phones are written as people read them (090-1234-5678),
-    which Excel keeps as text, and which the import turns back into the same E.164 number."""
-    return [
+    which Excel keeps as text, and which the import turns back into the same E.164 number. Text
+    that Excel would run as a formula is escaped (see _FORMULA_START)."""
+    row = [
         customer.member_number,
         customer.family_name,
         customer.given_name,
@@ -324,6 +338,7 @@ def customer_csv_row(customer: Customer) -> list[str]:
         "1" if customer.sms_opt_in else "0",
         timezone.localtime(customer.created_at).isoformat(timespec="seconds"),
     ]
+    return [_escape(cell) for cell in row]
 
 
 class _Echo:

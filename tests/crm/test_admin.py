@@ -488,3 +488,21 @@ def test_staff_change_form_saves(admin_client):
     assert response.status_code == 302, response.context["adminform"].form.errors
     staff.refresh_from_db()
     assert (staff.display_name, staff.language) == ("Agent A", "ja")
+
+
+def test_an_admin_role_member_manages_staff_but_cannot_make_superusers(client):
+    manager = UserFactory(role="admin")
+    staff = UserFactory(role="agent")
+    client.force_login(manager)
+    data = {
+        "email": staff.email, "display_name": "Agent", "language": "en", "is_active": "on", "is_superuser": "on",
+        "is_staff": "on", "groups": [Group.objects.get(name="admin").pk], "date_joined_0": "2025-01-01",
+        "date_joined_1": "00:00:00",
+    }  # fmt: skip
+
+    response = client.post(admin_url(User, "change", staff.pk), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    staff.refresh_from_db()
+    assert staff.groups.get().name == "admin"
+    assert staff.is_superuser is False

@@ -1,3 +1,4 @@
+import csv
 import datetime as dt
 import io
 
@@ -246,3 +247,19 @@ def test_export_writes_the_documented_columns_and_leaves_out_merged_customers():
     assert lines[0] == ",".join(CSV_COLUMNS)
     assert len(lines) == 2
     assert lines[1].startswith("950000000001,田中,花子,タナカ,ハナコ,")
+
+
+def test_export_defuses_excel_formulas_and_the_import_reads_them_back():
+    customer = create_customer(
+        family_name='=HYPERLINK("http://evil.example","x")', address="-1-2", phone="+44 20 7946 0958"
+    )
+
+    exported = "".join(export_customers_csv())
+    row = next(csv.DictReader(io.StringIO(exported)))
+
+    assert row["family_name"].startswith("'=HYPERLINK")
+    assert row["address"] == "'-1-2"
+    assert row["phone"].startswith("'+44")
+    assert run(exported).unchanged == 1
+    customer.refresh_from_db()
+    assert customer.family_name.startswith("=HYPERLINK")
