@@ -36,7 +36,7 @@ from .models import (
 from .normalize import format_phone_national
 from .roles import ROLES
 from .scopes import SCOPES
-from .selectors import _query_condition as customer_query_condition
+from .selectors import search_condition
 from .services import (
     create_api_key,
     create_customer,
@@ -49,7 +49,7 @@ from .services import (
     update_customer,
     upsert_product,
 )
-from .services.customers import PROFILE_FIELDS, _normalise_profile
+from .services.customers import PROFILE_FIELDS, normalise_profile
 from .services.staff import send_staff_invitation
 
 logger = logging.getLogger(__name__)
@@ -272,7 +272,7 @@ class CustomerAdminForm(forms.ModelForm):
         cleaned = super().clean()
         profile = {name: cleaned[name] for name in PROFILE_FIELDS if name in cleaned}
         try:
-            cleaned.update(_normalise_profile(profile))
+            cleaned.update(normalise_profile(profile))
         except ValidationError as exc:
             _add_errors(self, exc)
         return cleaned
@@ -399,7 +399,7 @@ class CustomerAdmin(admin.ModelAdmin):
         # rather than Django's icontains over every column, which scans the whole table.
         if not search_term.strip():
             return queryset, False
-        return queryset.filter(customer_query_condition(search_term)), False
+        return queryset.filter(search_condition(search_term)), False
 
     def has_change_permission(self, request, obj=None):
         # A merged record is history: edits go to the surviving customer.

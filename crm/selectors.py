@@ -62,7 +62,7 @@ def customers_by_contact(*, email: str = "", phone: str = "") -> QuerySet[Custom
     return active_customers().filter(condition).order_by("-created_at")
 
 
-def _query_condition(query: str) -> Q:
+def search_condition(query: str) -> Q:
     """What one search box means: member number, phone in any format, email, name or kana prefix."""
     text = unicodedata.normalize("NFKC", query).strip()
     compact = re.sub(r"\s+", "", text)
@@ -103,7 +103,7 @@ def customer_search(
     if member_number:
         qs = qs.filter(member_number=member_number.strip())
     if query and query.strip():
-        qs = qs.filter(_query_condition(query))
+        qs = qs.filter(search_condition(query))
     return qs.order_by("search_kana", "pk")
 
 

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import IdentityConflict, ProofMismatch
+from ..exceptions import IdentityConflict, InvalidState, ProofMismatch
 from ..models import ChannelIdentity, ConsentSource, Customer, Store
 from ..normalize import normalize_email, normalize_kana, normalize_name, normalize_phone, parse_phone
 from ..selectors import customer_by_member_number
@@ -23,7 +23,7 @@ POSTAL_CODE_RE = re.compile(r"^\d{3}-?\d{4}$")
 _GENERATED_NUMBER_ATTEMPTS = 5
 
 
-def _normalise_profile(fields: dict) -> dict:
+def normalise_profile(fields: dict) -> dict:
     """Normalise what a caller sent; raise one ValidationError naming every bad field."""
     unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
@@ -103,7 +103,7 @@ def _check_identities_free(identities: list[dict], *, customer: Customer | None 
 def create_customer(*, identities: list[dict] = (), consent_source: str = ConsentSource.STAFF, **fields) -> Customer:
     """Create a customer from profile fields (normalised here) and optional channel identities
     ``[{channel, external_id}]``; an identity linked elsewhere raises IdentityConflict, nothing written."""
-    fields = _normalise_profile(fields)
+    fields = normalise_profile(fields)
     identities = list(identities)
     given_number = "member_number" in fields
     for attempt in range(1 if given_number else _GENERATED_NUMBER_ATTEMPTS):
@@ -131,9 +131,11 @@ def create_customer(*, identities: list[dict] = (), consent_source: str = Consen
 
 def update_customer(*, customer: Customer, consent_source: str = ConsentSource.STAFF, **fields) -> Customer:
     """Update profile and consent. A merged customer cannot be edited: callers pass the survivor."""
-    fields = _normalise_profile(fields)
+    fields = normalise_profile(fields)
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        if customer.merged_into_id is not None:
+            raise InvalidState(_("This customer was merged into another; edit the surviving customer."))
         changed = _apply(customer, fields, consent_source=consent_source)
         customer.full_clean(validate_unique="member_number" in fields)
         try:

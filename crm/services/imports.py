@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import ConsentSource, Customer, Store
 from ..normalize import format_phone_national
-from .customers import _normalise_profile, create_customer, update_customer
+from .customers import create_customer, normalise_profile, update_customer
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def _import_row(
     if errors:
         return "", errors
     try:
-        fields = _normalise_profile(fields)
+        fields = normalise_profile(fields)
     except ValidationError as exc:
         return "", _error_pairs(exc)
     existing = Customer.objects.filter(member_number=fields["member_number"]).first() if number else None

@@ -50,7 +50,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     family_name_kana = "タナカ"
     given_name_kana = "ハナコ"
     email = factory.Sequence(lambda n: f"hanako{n}@example.jp")
-    phone = factory.Sequence(lambda n: f"+8190{n:08d}")
+    phone = factory.Sequence(lambda n: f"+81901{n % 10000000:07d}")
     birth_date = dt.date(1990, 4, 1)
     prefecture = "東京都"
     email_opt_in = True

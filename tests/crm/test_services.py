@@ -187,3 +187,21 @@ def test_return_sends_order_returned_with_the_returned_lines():
     assert order_return.amount == 1400
     order.refresh_from_db()
     assert order.status == "returned"
+
+
+def test_a_merged_customer_cannot_be_edited():
+    from crm.exceptions import InvalidState
+
+    winner, loser = CustomerFactory(), CustomerFactory(given_name="旧")
+    merge_customers(winner=winner, loser=loser, reason="dup")
+    with pytest.raises(InvalidState):
+        update_customer(customer=loser, given_name="新")
+    loser.refresh_from_db()
+    assert loser.given_name == "旧"
+
+
+def test_factory_phones_are_numbers_the_services_accept():
+    from crm.normalize import parse_phone
+
+    customer = CustomerFactory()
+    assert parse_phone(customer.phone) == customer.phone
