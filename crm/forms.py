@@ -74,19 +74,19 @@ class MergeForm(forms.Form):
 
     def rows(self) -> list[dict]:
         """One row per field group: what each record holds and the choice between them."""
-        return [
-            {
-                "group": group,
-                "label": MERGE_GROUP_LABELS.get(group, group),
-                "field": self[f"keep_{group}"],
-                "sides": [
-                    (self[f"keep_{group}"].subwidgets[i], [_display(customer, name) for name in fields])
-                    for i, customer in enumerate((self.winner, self.loser))
-                ],
-                "differs": any(getattr(self.winner, n) != getattr(self.loser, n) for n in fields),
-            }
-            for group, fields in MERGE_FIELD_GROUPS.items()
-        ]
+        rows = []
+        for group, fields in MERGE_FIELD_GROUPS.items():
+            field = self[f"keep_{group}"]
+            shown = [[_display(customer, name) for name in fields] for customer in (self.winner, self.loser)]
+            rows.append(
+                {
+                    "label": MERGE_GROUP_LABELS.get(group, group),
+                    "field": field,
+                    "sides": list(zip(field.subwidgets, shown, strict=True)),
+                    "differs": shown[0] != shown[1],
+                }
+            )
+        return rows
 
     def add_service_errors(self, error: ValidationError) -> None:
         """Show what merge_customers refused next to the field it concerns, or above the form."""

@@ -4,13 +4,15 @@ never imports them."""
 
 import re
 import unicodedata
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef
-from django.http import Http404, HttpResponseServerError
+from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.template.loader import render_to_string
@@ -33,10 +35,21 @@ TIMELINE_LIMIT = 20
 
 
 def staff_page(permission: str):
-    """Anonymous people go to the login page; signed-in staff without the permission get a 403."""
+    """Anonymous people go to the login page; signed-in staff without the permission get a 403.
+    An htmx request whose session ran out is told to load the login page as a whole page, instead of
+    having the login form swapped into the result list."""
 
     def decorate(view):
-        return login_required(permission_required(permission, raise_exception=True)(view))
+        protected = login_required(permission_required(permission, raise_exception=True)(view))
+
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.headers.get("HX-Request") == "true" and not request.user.is_authenticated:
+                login_url = redirect_to_login(request.get_full_path())["Location"]
+                return HttpResponse(status=204, headers={"HX-Redirect": login_url})
+            return protected(request, *args, **kwargs)
+
+        return wrapper
 
     return decorate
 

@@ -3,9 +3,9 @@ import re
 
 import pytest
 from django.core import mail
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm import views
 from crm.models import ChannelIdentity, CustomerMerge, Order, SalesChannel
@@ -75,6 +75,12 @@ def test_anonymous_visitor_is_sent_to_the_login_page(client, url):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login") + "?next=")
+
+
+def test_htmx_search_after_the_session_ended_loads_the_login_page(client):
+    response = client.get(SEARCH, {"q": "tanaka"}, headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"{reverse('account_login')}?next=/customers/%3Fq%3Dtanaka"
 
 
 def test_home_sends_staff_to_customer_search(client, staff):
@@ -518,14 +524,40 @@ def test_layout_shows_user_menu_and_posts_logout(client, staff):
     assert client.get(SEARCH).status_code == 302
 
 
-def test_staff_invitation_mail_has_the_set_password_link(django_capture_on_commit_callbacks):
+def test_invited_staff_sets_a_password_from_the_mail_and_can_log_in(client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         invite_staff(email="new@tsunagu.example", role="agent", display_name="Kenji")
     assert len(mail.outbox) == 1
     body = mail.outbox[0].body
-    assert "/accounts/password/reset/key/" in body
     assert "Kenji" in body
-    assert "&amp;" not in body
+    link = re.search(r"https?://\S+(/accounts/password/reset/key/\S+)", body).group(1)
+
+    form_page = client.get(link, follow=True)
+    assert "Tsunagu" in text(form_page)
+    assert 'name="password1"' in text(form_page)
+    done = client.post(
+        form_page.redirect_chain[-1][0], {"password1": "a-new-long-secret", "password2": "a-new-long-secret"}
+    )
+    assert done.status_code == 302
+    assert client.login(email="new@tsunagu.example", password="a-new-long-secret")
+
+
+def test_anonymous_visitor_can_switch_the_login_page_to_japanese(client):
+    assert "Sign In" in text(client.get(reverse("account_login"), headers={"accept-language": "en"}))
+    response = client.post(reverse("set_language"), {"language": "ja", "next": reverse("account_login")})
+    assert response["Location"] == reverse("account_login")
+    assert "ログイン" in text(client.get(reverse("account_login"), headers={"accept-language": "en"}))
+
+
+def test_merge_post_without_csrf_token_is_refused_and_merges_nothing(staff):
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(staff)
+    winner, loser = CustomerFactory(), CustomerFactory()
+    response = csrf_client.post(
+        reverse("crm:merge"), {"winner": winner.public_id, "loser": loser.public_id, "reason": "same"}
+    )
+    assert response.status_code == 403
+    assert not CustomerMerge.objects.exists()
 
 
 # --- Error pages --------------------------------------------------------------------------------
@@ -543,9 +575,12 @@ def test_unknown_page_is_html_and_unknown_api_path_is_problem_json(client):
 
 def test_server_error_is_html_for_pages_and_problem_json_for_the_api():
     rf = RequestFactory()
-    page = views.server_error(rf.get("/customers/"))
+    with translation.override("ja"):
+        page = views.server_error(rf.get("/customers/"))
     assert page.status_code == 500
-    assert "エラーが発生しました" in page.content.decode()  # no user yet: the default language, Japanese
+    assert "エラーが発生しました" in page.content.decode()
+    with translation.override("en"):
+        assert "Something went wrong" in views.server_error(rf.get("/customers/")).content.decode()
     api = views.server_error(rf.get("/api/v1/customers/"))
     assert api.status_code == 500
     assert api["Content-Type"] == "application/problem+json"
