@@ -5,6 +5,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def configure_environment() -> str:
     os.environ.setdefault("CONN_MAX_AGE", "3600")
     os.environ.setdefault("API_KEY_THROTTLE_RATE", "1000000/min")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # whitenoise warns that collectstatic has not run: the bench serves no static files.
+    warnings.filterwarnings("ignore", message="No directory at")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     return url

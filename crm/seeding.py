@@ -9,6 +9,8 @@ written with COPY on PostgreSQL and batched INSERTs elsewhere, not through ``cre
 Everything random comes from one ``random.Random`` seeded with the seed and the first id the run
 writes, so the same seed on an empty database gives the same rows (for the same day: dates are
 relative to today), and a second run on a non-empty database does not repeat the first one's ids.
+Ids are assigned from the tables' current maximum and the sequences moved past them afterwards,
+so seed a database that nothing else is writing to at the same time.
 """
 
 import hashlib

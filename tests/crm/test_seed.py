@@ -108,16 +108,20 @@ def test_if_empty_does_nothing_the_second_time(seeded):
     assert Order.objects.count() == 200
 
 
-def test_seeding_again_adds_customers_with_new_ids_and_numbers(seeded):
+def test_seeding_again_adds_customers_after_the_existing_ones(seeded):
+    first = set(Customer.objects.values_list("pk", flat=True))
+    orders_before = Order.objects.count()
+
     seed(customers=20, orders=10, seed=3)
-    assert Customer.objects.count() == 70
+
+    added = Customer.objects.exclude(pk__in=first)
+    assert added.count() == 20
+    assert min(added.values_list("pk", flat=True)) > max(first)
     assert Customer.objects.values("member_number").distinct().count() == 70
     assert Customer.objects.values("public_id").distinct().count() == 70
+    assert Order.objects.count() == orders_before + 10
     assert Store.objects.filter(code="EC-WH").count() == 1
-    customer = Customer.objects.order_by("-pk").first()
-    order = Order.objects.order_by("-pk").first()
-    assert customer.pk == 70 or customer.pk > 50  # new rows after the existing ones
-    assert order.public_id.startswith("ord_")
+    assert Product.objects.values("sku").distinct().count() == Product.objects.count()
 
 
 def test_the_same_seed_generates_the_same_customers():
