@@ -27,19 +27,9 @@ WINNER, LOSER = "winner", "loser"
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(
-        label=_("Search customers"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(
-            attrs={
-                "type": "search",
-                "autofocus": True,
-                "autocomplete": "off",
-                "placeholder": _("Member number, phone, email, name or kana"),
-            }
-        ),
-    )
+    """The one search box; the template draws the input with its htmx attributes."""
+
+    q = forms.CharField(label=_("Search customers"), required=False, max_length=100)
 
 
 class LanguageForm(forms.Form):
