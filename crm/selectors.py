@@ -165,7 +165,12 @@ def customer_orders(*, customer: Customer, limit: int = 20) -> QuerySet[Order]:
 
 
 def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
-    return CustomerMerge.objects.filter(winner=customer).select_related("loser", "actor").order_by("-created_at")
+    """Merges into this customer, including earlier ones into customers it later absorbed."""
+    return (
+        CustomerMerge.objects.filter(Q(winner=customer) | Q(winner__merged_into=customer))
+        .select_related("winner", "loser", "actor")
+        .order_by("-created_at")
+    )
 
 
 def order_with_lines(queryset: QuerySet[Order] | None = None) -> QuerySet[Order]:

@@ -11,7 +11,7 @@ from tests.concurrency import run_concurrently
 
 from .factories import CustomerFactory, ProductFactory, StoreFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture

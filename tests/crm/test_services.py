@@ -205,3 +205,12 @@ def test_factory_phones_are_numbers_the_services_accept():
 
     customer = CustomerFactory()
     assert parse_phone(customer.phone) == customer.phone
+
+
+def test_merge_history_of_the_survivor_includes_earlier_merges_it_absorbed():
+    from crm.selectors import customer_merges
+
+    a, b, c = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    first = merge_customers(winner=b, loser=c, reason="c is b")
+    second = merge_customers(winner=a, loser=b, reason="b is a")
+    assert list(customer_merges(customer=a)) == [second, first]

@@ -52,7 +52,7 @@ def redis_worker():
         app._pool = app.amqp._producer_pool = None
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_purge_runs_on_a_real_worker_through_redis(redis_worker, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     make_record("old", dt.timedelta(hours=30))
