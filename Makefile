@@ -1,17 +1,20 @@
 # Tsunagu — `make run` serves a development instance, `make test` runs the test suite.
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV ?= $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
 .PHONY: run test install migrate demo lint check-migrations bench vendor messages clean
 
-$(UV):
-	$(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --user --quiet --break-system-packages uv
-
-$(PY): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+# uv comes from PyPI when it is missing; one retry of the sync guards against a transient failure.
+$(PY): pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv \
+		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv
+	$(UV) sync --frozen || $(UV) sync --frozen
 	@touch $(PY)
 
 install: $(PY)
