@@ -77,8 +77,9 @@ def _add_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(None, message)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that only a service writes (orders, merges, idempotency records): look, never touch."""
+class ReadOnlyMixin:
+    """Rows that only a service writes (orders, merges, ledgers, idempotency records): look, never
+    touch. Other apps' admins reuse it for their ledgers."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -90,19 +91,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Staff users ----------------------------------------------------------------------------------
