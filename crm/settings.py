@@ -42,6 +42,12 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "crm",
+    # Receivers of crm's signals run in this order inside the order's transaction, so row locks
+    # are always taken loyalty (point account) before inventory (stock levels): no lock cycles.
+    "loyalty",
+    "inventory",
+    "channels_hub",
+    "campaigns",
 ]
 
 MIDDLEWARE = [

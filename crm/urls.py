@@ -14,7 +14,14 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("crm.api.urls")),
-    # Other apps add their API (`include("<app>.api.urls")`) and staff pages here.
+    path("api/v1/", include("loyalty.api.urls")),
+    path("api/v1/", include("inventory.api.urls")),
+    path("api/v1/", include("channels_hub.api.urls")),
+    path("api/v1/", include("campaigns.api.urls")),
+    path("loyalty/", include("loyalty.urls")),
+    path("inventory/", include("inventory.urls")),
+    path("hub/", include("channels_hub.urls")),
+    path("campaigns/", include("campaigns.urls")),
     re_path(r"^api/", api_not_found),
 ]
 

@@ -1,0 +1,2 @@
+app_name = "channels_hub"
+urlpatterns = []
