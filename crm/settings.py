@@ -174,9 +174,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {}  # apps route their tasks to the `mail` and `reports` queues
+CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` queues
+    "channels_hub.deliver_reply": {"queue": "mail"},
+    "channels_hub.send_csat_survey": {"queue": "mail"},
+    "channels_hub.send_contact_confirmation": {"queue": "mail"},
+    "channels_hub.notify_mention": {"queue": "mail"},
+}
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
+    "channels-hub-mark-sla-breaches": {"task": "channels_hub.mark_sla_breaches", "schedule": 60 * 5},
 }
 CELERY_TIMEZONE = TIME_ZONE
 
