@@ -182,6 +182,8 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
+    "inventory-expire-reservations": {"task": "inventory.expire_reservations", "schedule": 60 * 5},
+    "inventory-remind-expiring-holds": {"task": "inventory.remind_expiring_holds", "schedule": 60 * 60},
     "channels-hub-mark-sla-breaches": {"task": "channels_hub.mark_sla_breaches", "schedule": 60 * 5},
 }
 CELERY_TIMEZONE = TIME_ZONE
