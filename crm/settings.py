@@ -179,6 +179,8 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
     "channels_hub.send_csat_survey": {"queue": "mail"},
     "channels_hub.send_contact_confirmation": {"queue": "mail"},
     "channels_hub.notify_mention": {"queue": "mail"},
+    "inventory.send_pickup_ready_mail": {"queue": "mail"},
+    "inventory.send_hold_reminder_mail": {"queue": "mail"},
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
