@@ -161,6 +161,8 @@ else:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tsunagu <noreply@tsunagu.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# campaigns: HMAC key of the ESP's (Mailgun-format, via Anymail) bounce/complaint webhook; empty = endpoint off.
+CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY = env.str("CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY", default="")
 
 # --- Cache (throttling counters, rate limits) -------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tsunagu")}
