@@ -183,12 +183,15 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
     "channels_hub.notify_mention": {"queue": "mail"},
     "inventory.send_pickup_ready_mail": {"queue": "mail"},
     "inventory.send_hold_reminder_mail": {"queue": "mail"},
+    "campaigns.*": {"queue": "mail"},
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
     "inventory-expire-reservations": {"task": "inventory.expire_reservations", "schedule": 60 * 5},
     "inventory-remind-expiring-holds": {"task": "inventory.remind_expiring_holds", "schedule": 60 * 60},
     "channels-hub-mark-sla-breaches": {"task": "channels_hub.mark_sla_breaches", "schedule": 60 * 5},
+    "campaigns-start-due": {"task": "campaigns.start_due_campaigns", "schedule": 60},
+    "campaigns-requeue-stalled": {"task": "campaigns.requeue_stalled_sends", "schedule": 5 * 60},
 }
 CELERY_TIMEZONE = TIME_ZONE
 
