@@ -21,6 +21,7 @@ urlpatterns = [
     path("loyalty/", include("loyalty.urls")),
     path("inventory/", include("inventory.urls")),
     path("hub/", include("channels_hub.urls")),
+    path("", include("channels_hub.urls_public")),  # /contact/ and /survey/<token>/ for customers
     path("campaigns/", include("campaigns.urls")),
     re_path(r"^api/", api_not_found),
 ]
