@@ -229,6 +229,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ContactChannelEnum": "crm.models.Channel",
         "SalesChannelEnum": "crm.models.SalesChannel",
+        "ReservationKindEnum": "inventory.models.Reservation.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
