@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -187,6 +188,8 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
+    "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": crontab(hour=3, minute=0)},
+    "loyalty-recalculate-tiers": {"task": "loyalty.recalculate_tiers", "schedule": crontab(hour=4, minute=0)},
     "inventory-expire-reservations": {"task": "inventory.expire_reservations", "schedule": 60 * 5},
     "inventory-remind-expiring-holds": {"task": "inventory.remind_expiring_holds", "schedule": 60 * 60},
     "channels-hub-mark-sla-breaches": {"task": "channels_hub.mark_sla_breaches", "schedule": 60 * 5},
