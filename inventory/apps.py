@@ -6,3 +6,29 @@ class InventoryConfig(AppConfig):
     name = "inventory"
     verbose_name = _("Inventory")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from crm import signals
+        from crm.registry import NavItem, Panel, register_nav_item, register_panel, register_timeline_source
+
+        from . import receivers, selectors
+        from .views import reservations_panel_context
+
+        # dispatch_uid: connected once even if ready() runs twice (tests, autoreload).
+        signals.order_recorded.connect(receivers.on_order_recorded, dispatch_uid="inventory.order_recorded")
+        signals.order_returned.connect(receivers.on_order_returned, dispatch_uid="inventory.order_returned")
+        signals.customers_merged.connect(receivers.on_customers_merged, dispatch_uid="inventory.customers_merged")
+        register_panel(
+            Panel(
+                "reservations", _("Reservations"), "inventory/panels/reservations.html", reservations_panel_context,
+                order=40, permission="inventory.view_reservation",
+            )
+        )  # fmt: skip
+        register_timeline_source("inventory.reservations", selectors.reservation_timeline)
+        register_nav_item(
+            NavItem("stock", _("Stock"), "inventory:stock", permission="inventory.view_stocklevel", order=30)
+        )
+        register_nav_item(
+            NavItem("reservations", _("Reservations"), "inventory:reservations",
+                    permission="inventory.view_reservation", order=31)
+        )  # fmt: skip
