@@ -1,0 +1,35 @@
+"""Tunables of the loyalty app. Each reads a Django setting of the same name when it is defined;
+the defaults below make the app work with nothing configured."""
+
+from django.conf import settings
+
+# Earned points expire this many months after the order (or award) that earned them.
+DEFAULT_EXPIRY_MONTHS = 12
+# What one point is worth when shown as a liability on the finance page, in yen.
+DEFAULT_POINT_VALUE_YEN = 1
+# "Expiring soon" on the customer page and in the balance answer's highlight.
+DEFAULT_EXPIRING_SOON_DAYS = 30
+# Accounts handled per transaction by the expiry task (bounded lock time, bounded memory).
+DEFAULT_EXPIRY_BATCH_SIZE = 20_000
+# The window of spend that decides the tier.
+DEFAULT_TIER_WINDOW_DAYS = 365
+
+
+def expiry_months() -> int:
+    return getattr(settings, "LOYALTY_POINTS_EXPIRY_MONTHS", DEFAULT_EXPIRY_MONTHS)
+
+
+def point_value_yen() -> int:
+    return getattr(settings, "LOYALTY_POINT_VALUE_YEN", DEFAULT_POINT_VALUE_YEN)
+
+
+def expiring_soon_days() -> int:
+    return getattr(settings, "LOYALTY_EXPIRING_SOON_DAYS", DEFAULT_EXPIRING_SOON_DAYS)
+
+
+def expiry_batch_size() -> int:
+    return getattr(settings, "LOYALTY_EXPIRY_BATCH_SIZE", DEFAULT_EXPIRY_BATCH_SIZE)
+
+
+def tier_window_days() -> int:
+    return getattr(settings, "LOYALTY_TIER_WINDOW_DAYS", DEFAULT_TIER_WINDOW_DAYS)

@@ -1,0 +1,15 @@
+from django.utils.translation import gettext_lazy as _
+
+from crm.exceptions import DomainError
+
+
+class InsufficientPoints(DomainError):
+    code = "insufficient_points"
+    status = 409
+    title = _("The customer does not have enough points.")
+
+
+class ReferenceConflict(DomainError):
+    code = "reference_conflict"
+    status = 409
+    title = _("This reference was already used for a different number of points.")

@@ -1,0 +1,20 @@
+"""Every write of the loyalty app. Views, API views, admin, commands, tasks and receivers call these."""
+
+from .expiry import expire_points
+from .ledger import ensure_account, lock_accounts
+from .merges import merge_point_accounts
+from .orders import apply_order_points, reverse_order_points
+from .points import adjust_points, redeem_points
+from .tiers import recalculate_tiers
+
+__all__ = [
+    "adjust_points",
+    "apply_order_points",
+    "ensure_account",
+    "expire_points",
+    "lock_accounts",
+    "merge_point_accounts",
+    "recalculate_tiers",
+    "redeem_points",
+    "reverse_order_points",
+]

@@ -1,0 +1,116 @@
+"""The ledger primitives every points service is built from. Callers hold the account's row lock
+(lock_accounts) inside their transaction; these functions never lock on their own."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from dateutil.relativedelta import relativedelta
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from crm.models import Customer
+
+from .. import conf
+from ..models import PointAccount, PointLot, PointLotUse, PointTransaction, Tier
+
+
+def lock_accounts(ids: Iterable[int]) -> list[PointAccount]:
+    """Lock accounts in primary-key order, so two transactions never wait on each other in a circle.
+    Every write to a balance, a lot or the ledger happens under this lock."""
+    return list(PointAccount.objects.filter(pk__in=list(ids)).order_by("pk").select_for_update(of=("self",)))
+
+
+def ensure_account(customer: Customer) -> PointAccount:
+    """The customer's account, created on first use (a concurrent first use creates one row)."""
+    account = PointAccount.objects.filter(customer=customer).first()
+    if account is None:
+        PointAccount.objects.bulk_create([PointAccount(customer=customer)], ignore_conflicts=True)
+        account = PointAccount.objects.get(customer=customer)
+    return account
+
+
+def locked_account_for(customer: Customer) -> PointAccount:
+    return lock_accounts([ensure_account(customer).pk])[0]
+
+
+def expiry_for(earned_at: datetime) -> datetime:
+    return earned_at + relativedelta(months=conf.expiry_months())
+
+
+def base_tier() -> Tier | None:
+    return Tier.objects.order_by("min_spend").first()
+
+
+def write_transaction(*, account: PointAccount, kind: str, points: int, **fields) -> PointTransaction:
+    """Append one ledger row and move the cached balance by the same amount (F(), same transaction).
+    The CHECK constraint refuses a balance below zero, so a bug cannot leave one."""
+    txn = PointTransaction.objects.create(account=account, kind=kind, points=points, **fields)
+    if points:
+        PointAccount.objects.filter(pk=account.pk).update(balance=F("balance") + points)
+        account.balance += points
+    return txn
+
+
+def add_lot(*, account: PointAccount, txn: PointTransaction, points: int, expires_at: datetime) -> PointLot:
+    return PointLot.objects.create(
+        account=account, earned_by=txn, points=points, remaining=points, expires_at=expires_at
+    )
+
+
+def consume_lots(*, account: PointAccount, txn: PointTransaction, points: int, first: list[PointLot] = ()) -> int:
+    """Take up to `points` from the account's lots: the lots in `first`, then oldest expiry first.
+    Records each take in PointLotUse and returns how many points were taken."""
+    left, uses = points, []
+    first_ids = [lot.pk for lot in first]
+    candidates = list(first) + list(
+        account.lots.filter(remaining__gt=0).exclude(pk__in=first_ids).order_by("expires_at", "pk")
+    )
+    for lot in candidates:
+        if left <= 0:
+            break
+        take = min(lot.remaining, left)
+        if take <= 0:
+            continue
+        PointLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        lot.remaining -= take
+        uses.append(PointLotUse(transaction=txn, lot=lot, points=-take))
+        left -= take
+    PointLotUse.objects.bulk_create(uses)
+    return points - left
+
+
+def restore_lots(*, original: PointTransaction, txn: PointTransaction, points: int) -> int:
+    """Give back up to `points` to the lots `original` (a redemption) took them from, longest-lived
+    lot first; a lot gets back at most what `original` took from it and earlier reversals have
+    not yet returned. Returns how many points were restored."""
+    taken = dict(PointLotUse.objects.filter(transaction=original).values_list("lot_id").annotate(n=-Sum("points")))
+    returned = dict(
+        PointLotUse.objects.filter(transaction__reverses=original, lot_id__in=taken)
+        .values_list("lot_id")
+        .annotate(n=Sum("points"))
+    )
+    left, uses = points, []
+    for lot in PointLot.objects.filter(pk__in=taken).order_by("-expires_at", "-pk"):
+        if left <= 0:
+            break
+        give = min(taken[lot.pk] - returned.get(lot.pk, 0), left)
+        if give <= 0:
+            continue
+        PointLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") + give)
+        uses.append(PointLotUse(transaction=txn, lot=lot, points=give))
+        left -= give
+    PointLotUse.objects.bulk_create(uses)
+    return points - left
+
+
+def expire_due_lots(*, account: PointAccount, now: datetime | None = None) -> PointTransaction | None:
+    """Expire this account's lots that are past their date, before points are spent: points past
+    their date are never redeemed, even in the hours before the nightly expiry run."""
+    now = now or timezone.now()
+    due = list(account.lots.filter(remaining__gt=0, expires_at__lte=now).order_by("expires_at", "pk"))
+    if not due:
+        return None
+    points = sum(lot.remaining for lot in due)
+    txn = write_transaction(account=account, kind=PointTransaction.Kind.EXPIRE, points=-points)
+    consume_lots(account=account, txn=txn, points=points, first=due)
+    return txn
