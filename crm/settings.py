@@ -233,6 +233,8 @@ SPECTACULAR_SETTINGS = {
         "ContactChannelEnum": "crm.models.Channel",
         "SalesChannelEnum": "crm.models.SalesChannel",
         "ReservationKindEnum": "inventory.models.Reservation.Kind",
+        "PointsChannelEnum": "loyalty.api.serializers.REDEEM_CHANNELS",
+        "PointTransactionKindEnum": "loyalty.models.PointTransaction.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
