@@ -56,7 +56,7 @@ def test_record_a_store_sale(pos, shop):
         ("SCARF-1", 2, 9000),
     ]
     assert body["ordered_at"] == "2026-11-20T14:05:00+09:00"
-    assert body["points_balance"] == 0
+    assert body["points_balance"] == 290  # loyalty's default rule: 1 point per 100 yen paid
 
 
 def test_the_same_order_sent_twice_is_recorded_once(pos, shop):
@@ -68,6 +68,9 @@ def test_the_same_order_sent_twice_is_recorded_once(pos, shop):
 
 
 def test_order_sends_order_recorded_inside_the_transaction(pos, shop):
+    # an earlier purchase earns the 500 points this order redeems (1 point per 100 yen)
+    pos.post("/api/v1/orders/", order_body(shop, external_ref="R-0000", lines=[
+        {"sku": "COAT-1", "quantity": 5, "unit_price": 10000}]), format="json")  # fmt: skip
     seen = []
 
     def receiver(sender, order, redeem_points, **kwargs):

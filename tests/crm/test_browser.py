@@ -71,6 +71,15 @@ def test_store_staff_finds_a_customer_by_phone_and_reads_their_history(live_serv
     )
     CustomerFactory(family_name="Suzuki", given_name="Ichiro", phone="+819087654321")
     IdentityFactory(customer=customer, channel="ec", external_id="ec-user-777")
+    record_order(  # earns the 800 points the EC order below redeems
+        source="pos",
+        external_ref="POS-900",
+        channel=SalesChannel.STORE,
+        store=shibuya,
+        ordered_at=timezone.now() - dt.timedelta(days=10),
+        lines=[{"product": ProductFactory(sku="BAG-1", name="Tote bag"), "quantity": 1, "unit_price": 80000}],
+        customer=customer,
+    )
     record_order(
         source="ec",
         external_ref="EC-1001",
