@@ -1,2 +1,22 @@
+from django.urls import path
+
+from . import views, webhooks
+
 app_name = "campaigns"
-urlpatterns = []
+urlpatterns = [
+    path("", views.campaign_list, name="campaign_list"),
+    path("new/", views.campaign_edit, name="campaign_new"),
+    path("segments/", views.segment_list, name="segment_list"),
+    path("segments/new/", views.segment_edit, name="segment_new"),
+    path("segments/preview/", views.segment_preview, name="segment_preview"),
+    path("segments/<str:public_id>/", views.segment_edit, name="segment_edit"),
+    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("t/o/<str:token>/", views.track_open, name="track_open"),
+    path("t/c/<str:token>/", views.track_click, name="track_click"),
+    path("esp/tracking/", webhooks.esp_tracking_webhook, name="esp_tracking"),
+    path("<str:public_id>/", views.campaign_detail, name="campaign_detail"),
+    path("<str:public_id>/edit/", views.campaign_edit, name="campaign_edit"),
+    path("<str:public_id>/preview/", views.campaign_preview, name="campaign_preview"),
+    path("<str:public_id>/test/", views.campaign_test_send, name="campaign_test_send"),
+    path("<str:public_id>/action/", views.campaign_action, name="campaign_action"),
+]

@@ -1,0 +1,41 @@
+"""campaigns' tunables: module-level defaults, each overridable by a Django setting of the same name.
+
+CAMPAIGNS_THROTTLE              messages per second per campaign when the campaign sets none (0 = no limit)
+CAMPAIGNS_BATCH_SIZE            recipients per Celery task; one mail connection (SMTP session) per batch
+CAMPAIGNS_ATTRIBUTION_DAYS      orders within this many days after the send count for the campaign
+CAMPAIGNS_UNSUBSCRIBE_MAILTO    optional address for the mailto: part of List-Unsubscribe
+CAMPAIGNS_STALLED_AFTER         a sending campaign with no progress for this long has its batches queued again
+CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+
+
+def throttle() -> int:
+    return getattr(settings, "CAMPAIGNS_THROTTLE", 100)
+
+
+def batch_size() -> int:
+    return getattr(settings, "CAMPAIGNS_BATCH_SIZE", 500)
+
+
+def attribution_days() -> int:
+    return getattr(settings, "CAMPAIGNS_ATTRIBUTION_DAYS", 7)
+
+
+def unsubscribe_mailto() -> str:
+    return getattr(settings, "CAMPAIGNS_UNSUBSCRIBE_MAILTO", "")
+
+
+def stalled_after() -> timedelta:
+    return getattr(settings, "CAMPAIGNS_STALLED_AFTER", timedelta(minutes=5))
+
+
+def esp_webhook_signing_key() -> str:
+    return getattr(settings, "CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY", "")
+
+
+def base_url() -> str:
+    return settings.TSUNAGU_BASE_URL.rstrip("/")

@@ -1,0 +1,171 @@
+"""Reads of the campaigns app: report counts, attribution of purchases, a customer's campaign mails."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from crm.db_routers import reporting_db
+from crm.models import Order, SalesChannel
+from crm.registry import TimelineEntry
+
+from . import conf
+from .models import Campaign, CampaignRecipient, Segment
+
+State = CampaignRecipient.State
+
+
+def campaign_by_public_id(public_id: str) -> Campaign | None:
+    return Campaign.objects.select_related("segment").filter(public_id=public_id).first()
+
+
+def segment_by_public_id(public_id: str) -> Segment | None:
+    return Segment.objects.filter(public_id=public_id).first()
+
+
+def campaign_counts(campaign: Campaign) -> dict:
+    """The report's counts in one aggregate query."""
+    agg = (
+        CampaignRecipient.objects.using(reporting_db())
+        .filter(campaign=campaign)
+        .aggregate(
+            total=Count("pk"),
+            pending=Count("pk", filter=Q(state=State.PENDING)),
+            sent=Count("pk", filter=Q(state=State.SENT)),
+            failed=Count("pk", filter=Q(state=State.FAILED)),
+            suppressed=Count("pk", filter=Q(state=State.SUPPRESSED)),
+            holdout=Count("pk", filter=Q(state=State.HOLDOUT)),
+            opened=Count("pk", filter=Q(opened_at__isnull=False)),
+            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+            unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+            bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
+        )
+    )
+    return {
+        "audience": campaign.audience_size if campaign.audience_size is not None else 0,
+        "recipients": agg["pending"] + agg["sent"] + agg["failed"],
+        "pending": agg["pending"],
+        "sent": agg["sent"],
+        "delivered": agg["sent"] - agg["bounced"],
+        "failed": agg["failed"],
+        "suppressed": agg["suppressed"],
+        "holdout": agg["holdout"],
+        "opened": agg["opened"],
+        "clicked": agg["clicked"],
+        "unsubscribed": agg["unsubscribed"],
+        "bounced": agg["bounced"],
+    }
+
+
+def _attributed_orders(campaign: Campaign, *, state: str, days: int) -> dict:
+    """Orders of the group's customers from the send until `days` after it. Mailed customers count
+    from their own send time; the hold-out group from the campaign's start."""
+    start = F("sent_at") if state == State.SENT else None
+    window = timedelta(days=days)
+    group = CampaignRecipient.objects.filter(campaign=campaign, state=state, customer=OuterRef("customer"))
+    if start is not None:
+        group = group.filter(sent_at__lte=OuterRef("ordered_at"), sent_at__gt=OuterRef("ordered_at") - window)
+        orders = Order.objects.filter(ordered_at__gte=campaign.started_at)
+    else:
+        orders = Order.objects.filter(ordered_at__gte=campaign.started_at, ordered_at__lt=campaign.started_at + window)
+    agg = (
+        orders.using(reporting_db())
+        .filter(Exists(group))
+        .aggregate(
+            orders=Count("pk"),
+            revenue=Coalesce(Sum("total"), 0),
+            store_orders=Count("pk", filter=Q(channel=SalesChannel.STORE)),
+            ec_orders=Count("pk", filter=~Q(channel=SalesChannel.STORE)),
+            buyers=Count("customer", distinct=True),
+        )
+    )
+    return agg
+
+
+def campaign_attribution(campaign: Campaign, *, days: int | None = None) -> dict:
+    """Purchases by recipients within N days after the send, split store vs EC/app, with the same
+    figures for the hold-out group so that lift can be read off."""
+    days = days or conf.attribution_days()
+    empty = {"orders": 0, "revenue": 0, "store_orders": 0, "ec_orders": 0, "buyers": 0}
+    if campaign.started_at is None:
+        return {"days": days, "mailed": empty, "holdout": dict(empty)}
+    return {
+        "days": days,
+        "mailed": _attributed_orders(campaign, state=State.SENT, days=days),
+        "holdout": _attributed_orders(campaign, state=State.HOLDOUT, days=days),
+    }
+
+
+def lift(counts: dict, attribution: dict) -> dict:
+    """Conversion (buyers per customer) of the mailed group and of the hold-out group."""
+    mailed_rate = attribution["mailed"]["buyers"] / counts["sent"] if counts["sent"] else None
+    holdout_rate = attribution["holdout"]["buyers"] / counts["holdout"] if counts["holdout"] else None
+    difference = None
+    if mailed_rate is not None and holdout_rate is not None:
+        difference = mailed_rate - holdout_rate
+    return {"mailed_rate": mailed_rate, "holdout_rate": holdout_rate, "difference": difference}
+
+
+def campaigns_with_progress() -> QuerySet[Campaign]:
+    return Campaign.objects.select_related("segment").annotate(
+        sent_count=Count("recipients", filter=Q(recipients__state=State.SENT)),
+        pending_count=Count("recipients", filter=Q(recipients__state=State.PENDING)),
+    )
+
+
+def stalled_campaign_ids(*, stalled_after: timedelta, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    limit = now - stalled_after
+    pending = CampaignRecipient.objects.filter(campaign=OuterRef("pk"), state=State.PENDING)
+    return list(
+        Campaign.objects.filter(status=Campaign.Status.SENDING, started_at__lt=limit)
+        .filter(Exists(pending))
+        .annotate(last_sent=Max("recipients__sent_at"))
+        .filter(Q(last_sent__isnull=True) | Q(last_sent__lt=limit))
+        .values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class CustomerMailSummary:
+    received: int
+    opened: int
+    clicked: int
+    recent: list
+
+
+def customer_mail_summary(*, customer, limit: int = 10) -> CustomerMailSummary:
+    """For the 360 panel: two queries."""
+    mails = CampaignRecipient.objects.filter(customer=customer, state=State.SENT)
+    agg = mails.aggregate(
+        received=Count("pk"),
+        opened=Count("pk", filter=Q(opened_at__isnull=False)),
+        clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+    )
+    recent = list(mails.select_related("campaign").order_by("-sent_at")[:limit])
+    return CustomerMailSummary(agg["received"], agg["opened"], agg["clicked"], recent)
+
+
+def campaign_mail_timeline(*, customer, limit: int, before=None) -> list[TimelineEntry]:
+    mails = CampaignRecipient.objects.filter(customer=customer, state=State.SENT).select_related("campaign")
+    if before is not None:
+        mails = mails.filter(sent_at__lt=before)
+    return [
+        TimelineEntry(
+            at=m.sent_at, kind="campaign_mail", id=m.campaign.public_id, channel="email",
+            title=m.subject or m.campaign.name,
+            detail={"campaign": m.campaign.public_id, "opened": m.opened_at is not None,
+                    "clicked": m.clicked_at is not None},
+        )
+        for m in mails.order_by("-sent_at")[:limit]
+    ]  # fmt: skip
+
+
+def customers_by_public_ids(public_ids: list[str]):
+    """The segment builder's sample, in the order given."""
+    from crm.models import Customer
+
+    found = {c.public_id: c for c in Customer.objects.select_related("home_store").filter(public_id__in=public_ids)}
+    return [found[p] for p in public_ids if p in found]

@@ -1,0 +1,48 @@
+"""Every write of the campaigns app."""
+
+from .campaigns import (
+    cancel_campaign,
+    create_campaign,
+    create_segment,
+    finish_campaign_if_done,
+    move_campaign_mails,
+    pause_campaign,
+    resume_campaign,
+    schedule_campaign,
+    start_campaign,
+    start_due_campaigns,
+    update_campaign,
+    update_segment,
+)
+from .sending import send_recipient_batch, send_test_mail
+from .tracking import (
+    click_target,
+    recipient_for_token,
+    record_click,
+    record_esp_event,
+    record_open,
+    unsubscribe_recipient,
+)
+
+__all__ = [
+    "cancel_campaign",
+    "click_target",
+    "create_campaign",
+    "create_segment",
+    "finish_campaign_if_done",
+    "move_campaign_mails",
+    "pause_campaign",
+    "recipient_for_token",
+    "record_click",
+    "record_esp_event",
+    "record_open",
+    "resume_campaign",
+    "schedule_campaign",
+    "send_recipient_batch",
+    "send_test_mail",
+    "start_campaign",
+    "start_due_campaigns",
+    "unsubscribe_recipient",
+    "update_campaign",
+    "update_segment",
+]

@@ -1,0 +1,276 @@
+"""Rendering and sending one batch of a campaign's recipients.
+
+Exactly once per customer: each recipient is claimed by ``UPDATE … SET state='sent' WHERE
+state='pending'`` inside a transaction that stays open while the message is handed to the mail
+server. A second worker (or a retry) touching the same row blocks on the row lock, then finds it no
+longer pending and skips it. A worker killed before the server accepted the message loses its
+transaction, so the row is pending again and is mailed by the retry; a mail the server refused for
+this address only is marked failed in the same transaction.
+"""
+
+import logging
+import smtplib
+import time
+from email.utils import make_msgid
+
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import Customer, Product
+from crm.registry import customer_summaries
+
+from .. import conf
+from ..models import Campaign, CampaignRecipient, Suppression
+from ..rendering import RenderedMail, campaign_links, render_mail
+from ..tokens import make_token
+from .campaigns import finish_campaign_if_done
+
+logger = logging.getLogger(__name__)
+State = CampaignRecipient.State
+STATUS_CHECK_EVERY = 25  # messages between two looks at the campaign's status (pause / cancel)
+_PERMANENT = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
+
+
+# --- Context ------------------------------------------------------------------------------------
+def featured_products(campaign: Campaign) -> list[dict]:
+    if not campaign.featured_skus:
+        return []
+    products = {p.sku: p for p in Product.objects.filter(sku__in=campaign.featured_skus, active=True)}
+    return [
+        {"sku": p.sku, "name": p.name, "brand": p.brand, "price": p.price, "category": p.category}
+        for sku in campaign.featured_skus
+        if (p := products.get(sku))
+    ]
+
+
+def customer_contexts(customers: list[Customer]) -> dict[int, dict]:
+    """`customer` for the templates of each customer: profile plus the summaries other apps
+    register (points balance, tier, expiring points), one query per provider for the whole batch."""
+    summaries = customer_summaries(customers)
+    out = {}
+    for c in customers:
+        summary = summaries.get(c.pk, {})
+        out[c.pk] = {
+            "family_name": c.family_name,
+            "given_name": c.given_name,
+            "home_store": c.home_store.name if c.home_store_id else "",
+            "points_balance": summary.get("points_balance", 0),
+            "tier": summary.get("tier", ""),
+            "points_expiring": summary.get("points_expiring", 0),
+        }
+    return out
+
+
+SAMPLE_CUSTOMER = {
+    "family_name": "見本",
+    "given_name": "花子",
+    "home_store": "渋谷店",
+    "points_balance": 1200,
+    "tier": "gold",
+    "points_expiring": 300,
+}
+
+
+def urls_for(campaign: Campaign, customer_id: str) -> dict:
+    base = conf.base_url()
+    token = make_token("unsubscribe", campaign_id=campaign.public_id, customer_id=customer_id)
+    return {
+        "unsubscribe": f"{base}/campaigns/u/{token}/",
+        "open": f"{base}/campaigns/t/o/{make_token('open', campaign_id=campaign.public_id, customer_id=customer_id)}/",
+    }
+
+
+def _link_wrapper(campaign: Campaign, customer_id: str, allowed: set[str]):
+    base = conf.base_url()
+
+    def wrap(url: str) -> str:
+        if url not in allowed:
+            return url
+        token = make_token("click", campaign_id=campaign.public_id, customer_id=customer_id, url=url)
+        return f"{base}/campaigns/t/c/{token}/"
+
+    return wrap
+
+
+def render_for(campaign: Campaign, *, customer: dict, customer_id: str, products: list[dict], track=True):
+    urls = urls_for(campaign, customer_id)
+    context = {
+        "customer": customer,
+        "unsubscribe_url": urls["unsubscribe"],
+        "products": products,
+        "campaign_name": campaign.name,
+    }
+    allowed = campaign_links(body_text=campaign.body_text, body_html=campaign.body_html)
+    rendered = render_mail(
+        subject=campaign.subject,
+        body_text=campaign.body_text,
+        body_html=campaign.body_html,
+        context=context,
+        link_wrapper=_link_wrapper(campaign, customer_id, allowed) if track else None,
+    )
+    if track and rendered.html:
+        pixel = f'<img src="{urls["open"]}" width="1" height="1" alt="">'
+        html = (
+            rendered.html.replace("</body>", pixel + "</body>") if "</body>" in rendered.html else rendered.html + pixel
+        )
+        rendered = RenderedMail(rendered.subject, rendered.text, html)
+    return rendered, urls
+
+
+def message_id_for(campaign: Campaign, customer_id: str) -> str:
+    """Deterministic, so a bounce report from the ESP finds its recipient."""
+    domain = campaign.from_email.rsplit("@", 1)[-1].strip(" >") or "tsunagu.example"
+    return f"<{campaign.public_id}.{customer_id}@{domain}>"
+
+
+def build_message(campaign: Campaign, *, to: str, rendered: RenderedMail, urls: dict, message_id: str, connection):
+    list_unsubscribe = f"<{urls['unsubscribe']}>"
+    if conf.unsubscribe_mailto():
+        list_unsubscribe += f", <mailto:{conf.unsubscribe_mailto()}?subject=unsubscribe>"
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=campaign.from_email,
+        to=[to],
+        connection=connection,
+        headers={
+            "List-Unsubscribe": list_unsubscribe,
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058 one-click
+            "Message-ID": message_id,
+            "X-Campaign-ID": campaign.public_id,
+            "Precedence": "bulk",
+        },
+    )
+    if rendered.html:
+        message.attach_alternative(rendered.html, "text/html")
+    return message
+
+
+# --- Sending -----------------------------------------------------------------------------------
+class _Pacer:
+    def __init__(self, per_second: int):
+        self.interval = 1 / per_second if per_second else 0
+        self.next_at = time.monotonic()
+
+    def wait(self):
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if now < self.next_at:
+            time.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+
+def effective_throttle(campaign: Campaign) -> int:
+    return conf.throttle() if campaign.throttle is None else campaign.throttle
+
+
+def _suppress_late_opt_outs(campaign: Campaign, ids: list[int]) -> None:
+    """Customers who opted out or landed on the suppression list after the audience was frozen."""
+    late = CampaignRecipient.objects.filter(pk__in=ids, state=State.PENDING).filter(
+        Q(customer__email_opt_in=False) | Exists(Suppression.objects.filter(email=OuterRef("email")))
+    )
+    CampaignRecipient.objects.filter(pk__in=late.values("pk")).update(
+        state=State.SUPPRESSED, suppressed_reason="opted_out_before_send"
+    )
+
+
+def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], connection=None) -> int:
+    """Send to the pending recipients among `recipient_ids`; return how many were mailed.
+    Idempotent: rows already sent, failed or suppressed are skipped."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != Campaign.Status.SENDING:
+        return 0
+    _suppress_late_opt_outs(campaign, recipient_ids)
+    rows = list(
+        CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING)
+        .select_related("customer__home_store")
+        .order_by("pk")
+    )
+    if not rows:
+        finish_campaign_if_done(campaign_id=campaign_id)
+        return 0
+    contexts = customer_contexts([r.customer for r in rows])
+    products = featured_products(campaign)
+    pacer = _Pacer(effective_throttle(campaign))
+    connection = connection or get_connection()
+    mailed = 0
+    connection.open()
+    try:
+        for i, row in enumerate(rows):
+            if i and i % STATUS_CHECK_EVERY == 0 and not _still_sending(campaign_id):
+                logger.info("campaign batch stopped campaign_id=%s status changed", campaign.public_id)
+                break
+            customer_id = row.customer.public_id
+            rendered, urls = render_for(
+                campaign, customer=contexts[row.customer_id], customer_id=customer_id, products=products
+            )
+            message_id = message_id_for(campaign, customer_id)
+            message = build_message(
+                campaign, to=row.email, rendered=rendered, urls=urls, message_id=message_id, connection=connection
+            )
+            pacer.wait()
+            mailed += _claim_and_send(row, message, rendered=rendered, message_id=message_id)
+    finally:
+        connection.close()
+    finish_campaign_if_done(campaign_id=campaign_id)
+    return mailed
+
+
+def _still_sending(campaign_id: int) -> bool:
+    return Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).exists()
+
+
+def _claim_and_send(row: CampaignRecipient, message, *, rendered: RenderedMail, message_id: str) -> int:
+    with transaction.atomic():
+        claimed = CampaignRecipient.objects.filter(pk=row.pk, state=State.PENDING).update(
+            state=State.SENT,
+            sent_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            message_id=message_id,
+            subject=rendered.subject[:255],
+        )
+        if not claimed:
+            return 0  # another worker or an earlier attempt has it
+        try:
+            message.send()
+        except _PERMANENT as exc:
+            # The server refused this address (or this sender for it): retrying cannot help.
+            CampaignRecipient.objects.filter(pk=row.pk).update(state=State.FAILED, sent_at=None, error=str(exc)[:255])
+            logger.warning("campaign mail refused recipient_pk=%d", row.pk)
+            return 0
+    return 1
+
+
+def send_test_mail(*, campaign: Campaign, to: list[str], customer: Customer | None = None) -> int:
+    """A test send to staff addresses, rendered for a real customer or for a sample one. Not tracked;
+    its unsubscribe link unsubscribes no one."""
+    from .campaigns import _validate_campaign
+
+    _validate_campaign(campaign)
+    if customer is not None:
+        context, customer_id = customer_contexts([customer])[customer.pk], customer.public_id
+    else:
+        context, customer_id = SAMPLE_CUSTOMER, "cus_test"
+    rendered, urls = render_for(
+        campaign, customer=context, customer_id=customer_id, products=featured_products(campaign), track=False
+    )
+    if customer is None:
+        urls = {**urls, "unsubscribe": f"{conf.base_url()}/campaigns/u/test/"}
+    rendered = RenderedMail(_("[TEST] %(subject)s") % {"subject": rendered.subject}, rendered.text, rendered.html)
+    connection = get_connection()
+    messages = [
+        build_message(campaign, to=address, rendered=rendered, urls=urls, message_id=_test_message_id(campaign),
+                      connection=connection)
+        for address in to
+    ]  # fmt: skip
+    sent = connection.send_messages(messages) or 0
+    logger.info("campaign test mail campaign_id=%s count=%d", campaign.public_id, sent)
+    return sent
+
+
+def _test_message_id(campaign: Campaign) -> str:
+    return make_msgid(idstring=campaign.public_id)

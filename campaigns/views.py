@@ -1,0 +1,299 @@
+"""Marketers' pages (segment builder, campaigns, report) and the public pages a mail links to
+(unsubscribe, open pixel, click redirect). Thin: reads through selectors, writes through services."""
+
+import base64
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm.db_routers import reporting_db
+from crm.exceptions import DomainError
+from crm.selectors import get_customer
+from crm.views import staff_page
+
+from . import selectors
+from .forms import CampaignForm, PreviewRulesForm, ScheduleForm, SegmentForm, TestSendForm
+from .models import Campaign, Segment
+from .rendering import check_campaign_templates
+from .segments import FIELDS, SAMPLE_SIZE, preview_segment
+from .services import (
+    cancel_campaign,
+    click_target,
+    create_campaign,
+    create_segment,
+    pause_campaign,
+    recipient_for_token,
+    record_click,
+    record_open,
+    resume_campaign,
+    schedule_campaign,
+    send_test_mail,
+    start_campaign,
+    unsubscribe_recipient,
+    update_campaign,
+    update_segment,
+)
+from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, render_for
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+LIST_LIMIT = 100
+
+
+# --- Segments -----------------------------------------------------------------------------------
+@require_GET
+@staff_page("campaigns.view_segment")
+def segment_list(request):
+    segments = Segment.objects.select_related("created_by").order_by("-created_at")[:LIST_LIMIT]
+    return render(request, "campaigns/segment_list.html", {"segments": segments})
+
+
+def _field_catalogue() -> list[dict]:
+    return [
+        {"name": s.name, "label": str(s.label), "ops": list(s.ops), "value": s.value, "filters": list(s.filters)}
+        for s in FIELDS.values()
+    ]
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page("campaigns.add_segment")
+def segment_edit(request, public_id=None):
+    segment = None
+    if public_id:
+        segment = selectors.segment_by_public_id(public_id)
+        if segment is None:
+            raise Http404(_("No segment with this id."))
+    initial = {"name": segment.name, "rules": segment.rules} if segment else {"rules": {"all": []}}
+    form = SegmentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if segment:
+                segment = update_segment(segment=segment, **form.cleaned_data)
+            else:
+                segment = create_segment(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            for path, problems in error.message_dict.items():
+                form.add_error("name" if path == "name" else "rules", [f"{path}: {p}" for p in problems])
+        else:
+            messages.success(request, _("Segment saved."))
+            return redirect("campaigns:segment_edit", public_id=segment.public_id)
+    return render(
+        request,
+        "campaigns/segment_edit.html",
+        {"form": form, "segment": segment, "fields": _field_catalogue()},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@staff_page("campaigns.view_segment")
+def segment_preview(request):
+    """htmx: the live count and a sample while the marketer edits the rules."""
+    form = PreviewRulesForm(request.POST)
+    context = {"errors": {}, "count": None, "sample": []}
+    if not form.is_valid():
+        context["errors"] = {"rules": form.errors.get("rules", [])}
+    else:
+        try:
+            count, sample_ids = preview_segment(form.cleaned_data["rules"], using=reporting_db())
+        except ValidationError as error:
+            context["errors"] = error.message_dict
+        else:
+            sample = list(selectors.customers_by_public_ids(sample_ids))
+            context.update(count=count, sample=sample, sample_size=SAMPLE_SIZE)
+    return render(request, "campaigns/_segment_preview.html", context)
+
+
+# --- Campaigns ----------------------------------------------------------------------------------
+@require_GET
+@staff_page("campaigns.view_campaign")
+def campaign_list(request):
+    campaigns = selectors.campaigns_with_progress().order_by("-created_at")[:LIST_LIMIT]
+    return render(request, "campaigns/campaign_list.html", {"campaigns": campaigns})
+
+
+def _campaign_or_404(public_id):
+    campaign = selectors.campaign_by_public_id(public_id)
+    if campaign is None:
+        raise Http404(_("No campaign with this id."))
+    return campaign
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page("campaigns.add_campaign")
+def campaign_edit(request, public_id=None):
+    campaign = _campaign_or_404(public_id) if public_id else None
+    if campaign and not campaign.is_editable:
+        messages.error(request, _("This campaign has been sent and can no longer be edited."))
+        return redirect("campaigns:campaign_detail", public_id=campaign.public_id)
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if campaign:
+                campaign = update_campaign(campaign=campaign, **form.service_fields())
+            else:
+                campaign = create_campaign(actor=request.user, **form.service_fields())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        except DomainError as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, _("Campaign saved."))
+            return redirect("campaigns:campaign_detail", public_id=campaign.public_id)
+    return render(
+        request,
+        "campaigns/campaign_edit.html",
+        {"form": form, "campaign": campaign},
+        status=400 if form.errors else 200,
+    )
+
+
+def _report_context(campaign: Campaign) -> dict:
+    counts = selectors.campaign_counts(campaign)
+    attribution = selectors.campaign_attribution(campaign)
+    done = counts["sent"] + counts["failed"]
+    return {
+        "campaign": campaign,
+        "counts": counts,
+        "attribution": attribution,
+        "lift": selectors.lift(counts, attribution),
+        "progress": round(100 * done / counts["recipients"]) if counts["recipients"] else 0,
+    }
+
+
+@require_GET
+@staff_page("campaigns.view_campaign")
+def campaign_detail(request, public_id):
+    campaign = _campaign_or_404(public_id)
+    context = _report_context(campaign)
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "campaigns/_campaign_report.html", context)
+    context.update(schedule_form=ScheduleForm(), test_form=TestSendForm())
+    return render(request, "campaigns/campaign_detail.html", context)
+
+
+@require_GET
+@staff_page("campaigns.view_campaign")
+def campaign_preview(request, public_id):
+    """The mail as one customer (or a sample customer) would get it; template problems are listed
+    instead, and the same problems block sending."""
+    campaign = _campaign_or_404(public_id)
+    customer_id = request.GET.get("customer", "").strip()
+    context = {"campaign": campaign, "problems": {}, "rendered": None, "customer_id": customer_id}
+    try:
+        check_campaign_templates(subject=campaign.subject, body_text=campaign.body_text, body_html=campaign.body_html)
+    except ValidationError as error:
+        context["problems"] = error.message_dict
+        return render(request, "campaigns/_campaign_preview.html", context)
+    customer = get_customer(customer_id) if customer_id else None
+    if customer_id and customer is None:
+        context["problems"] = {"customer": [_("No customer with this id.")]}
+        return render(request, "campaigns/_campaign_preview.html", context)
+    values = customer_contexts([customer])[customer.pk] if customer else SAMPLE_CUSTOMER
+    rendered, _urls = render_for(
+        campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
+        products=featured_products(campaign), track=False,
+    )  # fmt: skip
+    context.update(rendered=rendered, customer=customer)
+    return render(request, "campaigns/_campaign_preview.html", context)
+
+
+@require_POST
+@staff_page("campaigns.add_campaign")
+def campaign_test_send(request, public_id):
+    campaign = _campaign_or_404(public_id)
+    form = TestSendForm(request.POST)
+    if form.is_valid():
+        customer = None
+        if form.cleaned_data["customer"]:
+            customer = get_customer(form.cleaned_data["customer"])
+            if customer is None:
+                form.add_error("customer", _("No customer with this id."))
+        if not form.errors:
+            try:
+                sent = send_test_mail(campaign=campaign, to=form.cleaned_data["to"], customer=customer)
+            except ValidationError as error:
+                for problems in error.message_dict.values():
+                    form.add_error(None, problems)
+            else:
+                messages.success(request, _("Test mail sent to %(n)d address(es).") % {"n": sent})
+                return redirect("campaigns:campaign_detail", public_id=campaign.public_id)
+    context = _report_context(campaign)
+    context.update(schedule_form=ScheduleForm(), test_form=form)
+    return render(request, "campaigns/campaign_detail.html", context, status=400)
+
+
+_ACTIONS = {
+    "send": start_campaign,
+    "pause": pause_campaign,
+    "resume": resume_campaign,
+    "cancel": cancel_campaign,
+}
+
+
+@require_POST
+@staff_page("campaigns.send_campaign")
+def campaign_action(request, public_id):
+    campaign = _campaign_or_404(public_id)
+    action = request.POST.get("action", "")
+    try:
+        if action == "schedule":
+            form = ScheduleForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError(form.errors.get_json_data())
+            schedule_campaign(campaign=campaign, at=form.cleaned_data["scheduled_at"])
+        elif action in _ACTIONS:
+            _ACTIONS[action](campaign=campaign)
+        else:
+            raise Http404(_("Unknown action."))
+    except ValidationError as error:
+        for field, problems in error.message_dict.items():
+            for problem in problems:
+                messages.error(request, f"{field}: {problem}" if field != "__all__" else problem)
+    except DomainError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, _("Done: %(action)s.") % {"action": action})
+    return redirect("campaigns:campaign_detail", public_id=campaign.public_id)
+
+
+# --- Public pages a mail links to (no login) ---------------------------------------------------
+@csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" with no cookie or CSRF token
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """GET shows a confirmation button (link scanners must not unsubscribe people); POST unsubscribes,
+    from that button or from the mail client's one-click."""
+    recipient, _payload = recipient_for_token("unsubscribe", token)
+    if recipient is None:
+        return render(request, "campaigns/unsubscribe_invalid.html", status=404)
+    if request.method == "POST":
+        unsubscribe_recipient(recipient=recipient)
+        return render(request, "campaigns/unsubscribe_done.html", {"campaign": recipient.campaign})
+    return render(request, "campaigns/unsubscribe_confirm.html", {"campaign": recipient.campaign, "token": token})
+
+
+@never_cache
+@require_GET
+def track_open(request, token):
+    recipient, _payload = recipient_for_token("open", token)
+    if recipient is None:
+        return HttpResponse(PIXEL, content_type="image/gif", status=404)
+    record_open(recipient=recipient)
+    return HttpResponse(PIXEL, content_type="image/gif")
+
+
+@never_cache
+@require_GET
+def track_click(request, token):
+    recipient, payload = recipient_for_token("click", token)
+    url = click_target(recipient=recipient, payload=payload) if recipient is not None else None
+    if url is None:
+        return render(request, "campaigns/link_invalid.html", status=404)
+    record_click(recipient=recipient, url=url)
+    return HttpResponseRedirect(url)
