@@ -6,3 +6,11 @@ class ChannelsHubConfig(AppConfig):
     name = "channels_hub"
     verbose_name = _("Contact hub")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from crm.signals import customers_merged
+
+        from . import panels, receivers
+
+        panels.register()
+        customers_merged.connect(receivers.on_customers_merged, dispatch_uid="channels_hub.customers_merged")
