@@ -30,7 +30,9 @@ def ensure_account(customer: Customer) -> PointAccount:
 
 
 def locked_account_for(customer: Customer) -> PointAccount:
-    return lock_accounts([ensure_account(customer).pk])[0]
+    """The customer's account, locked (one row: locking it by customer is the same as by pk)."""
+    account = PointAccount.objects.select_for_update(of=("self",)).filter(customer=customer).first()
+    return account or lock_accounts([ensure_account(customer).pk])[0]
 
 
 def expiry_for(earned_at: datetime) -> datetime:
@@ -57,14 +59,21 @@ def add_lot(*, account: PointAccount, txn: PointTransaction, points: int, expire
     )
 
 
-def consume_lots(*, account: PointAccount, txn: PointTransaction, points: int, first: list[PointLot] = ()) -> int:
-    """Take up to `points` from the account's lots: the lots in `first`, then oldest expiry first.
-    Records each take in PointLotUse and returns how many points were taken."""
+def open_lots(account: PointAccount) -> list[PointLot]:
+    """The account's lots with points left, in the order they are spent: oldest expiry first."""
+    return list(account.lots.filter(remaining__gt=0).order_by("expires_at", "pk"))
+
+
+def consume_lots(
+    *, account: PointAccount, txn: PointTransaction, points: int, first: list[PointLot] = (), lots=None
+) -> int:
+    """Take up to `points` from the account's lots: the lots in `first`, then oldest expiry first
+    (`lots`, when the caller has just read open_lots()). Records each take in PointLotUse and
+    returns how many points were taken."""
     left, uses = points, []
-    first_ids = [lot.pk for lot in first]
-    candidates = list(first) + list(
-        account.lots.filter(remaining__gt=0).exclude(pk__in=first_ids).order_by("expires_at", "pk")
-    )
+    first_ids = {lot.pk for lot in first}
+    rest = open_lots(account) if lots is None else lots
+    candidates = list(first) + [lot for lot in rest if lot.pk not in first_ids]
     for lot in candidates:
         if left <= 0:
             break
@@ -103,14 +112,16 @@ def restore_lots(*, original: PointTransaction, txn: PointTransaction, points: i
     return points - left
 
 
-def expire_due_lots(*, account: PointAccount, now: datetime | None = None) -> PointTransaction | None:
+def expire_due_lots(*, account: PointAccount, now: datetime | None = None, lots=None) -> PointTransaction | None:
     """Expire this account's lots that are past their date, before points are spent: points past
-    their date are never redeemed, even in the hours before the nightly expiry run."""
+    their date are never redeemed, even in the hours before the nightly expiry run. `lots` are the
+    account's open lots when the caller has read them already."""
     now = now or timezone.now()
-    due = list(account.lots.filter(remaining__gt=0, expires_at__lte=now).order_by("expires_at", "pk"))
+    lots = open_lots(account) if lots is None else lots
+    due = [lot for lot in lots if lot.expires_at <= now and lot.remaining > 0]
     if not due:
         return None
     points = sum(lot.remaining for lot in due)
     txn = write_transaction(account=account, kind=PointTransaction.Kind.EXPIRE, points=-points)
-    consume_lots(account=account, txn=txn, points=points, first=due)
+    consume_lots(account=account, txn=txn, points=points, first=due, lots=[])
     return txn

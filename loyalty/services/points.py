@@ -11,7 +11,15 @@ from crm.models import Customer, Order, Store
 
 from ..exceptions import InsufficientPoints, ReferenceConflict
 from ..models import PointTransaction
-from .ledger import add_lot, consume_lots, expire_due_lots, expiry_for, locked_account_for, write_transaction
+from .ledger import (
+    add_lot,
+    consume_lots,
+    expire_due_lots,
+    expiry_for,
+    locked_account_for,
+    open_lots,
+    write_transaction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +73,8 @@ def redeem_points(
         earlier = _replay(account=account, kind=PointTransaction.Kind.REDEEM, reference=reference, points=-points)
         if earlier is not None:
             return earlier, False
-        expire_due_lots(account=account)
+        lots = open_lots(account)
+        expire_due_lots(account=account, lots=lots)
         if account.balance < points:
             raise InsufficientPoints(
                 _("The customer has %(balance)d points.") % {"balance": account.balance}, balance=account.balance
@@ -75,7 +84,7 @@ def redeem_points(
             reference=reference, actor=actor, reason=(reason or "").strip(), order=order,
             idempotency_key=f"redeem:{account.pk}:{reference}" if reference else None,
         )  # fmt: skip
-        consume_lots(account=account, txn=txn, points=points)
+        consume_lots(account=account, txn=txn, points=points, lots=lots)
     logger.info("points redeemed txn_id=%s customer_id=%s points=%d", txn.public_id, customer.public_id, points)
     return txn, True
 
