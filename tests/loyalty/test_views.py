@@ -127,3 +127,11 @@ def test_finance_page_is_for_admins_and_shows_the_liability(client, django_asser
 def test_finance_page_is_403_for_other_roles(client, role):
     login(client, role)
     assert client.get(reverse("loyalty:finance")).status_code == 403
+
+
+def test_the_points_panel_speaks_japanese(client):
+    client.force_login(UserFactory(role="store_staff", language="ja"))
+    customer = CustomerFactory()
+    award(customer, 10)
+    body = text(client.get(detail(customer)))
+    assert "ポイント残高" in body and "最近のポイント取引" in body
