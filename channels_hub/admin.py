@@ -79,6 +79,7 @@ class ChannelEndpointAdmin(admin.ModelAdmin):
 class MessageInline(ReadOnlyInline):
     model = Message
     fields = ["public_id", "sent_at", "channel", "direction", "author", "author_user", "body", "delivery_status"]
+    readonly_fields = fields
     ordering = ["sent_at"]
 
 

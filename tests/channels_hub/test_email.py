@@ -148,3 +148,14 @@ def test_no_reply_is_mailed_when_the_transaction_rolls_back(django_capture_on_co
         except RuntimeError:
             pass
     assert mail.outbox == [] and Message.objects.count() == 0
+
+
+def test_an_html_only_email_is_read_as_text_without_its_scripts(api):
+    raw = (
+        b"From: a@example.jp\r\nSubject: html\r\nMessage-ID: <h1@m>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<p>Hello <b>there</b></p><script>alert(1)</script><div>second line</div>"
+    )
+    response = post(api, raw)
+    assert response.status_code == 201
+    body = Message.objects.get().body
+    assert "Hello there" in body and "second line" in body and "alert" not in body and "<" not in body
