@@ -91,3 +91,10 @@ class UserFactory(factory.django.DjangoModelFactory):
                 obj.is_staff = True
         if create:
             obj.save()
+
+
+def stock(product, store, quantity=100):
+    """Put units on the shelf through inventory's service, so that EC/app orders can be filled."""
+    from inventory.services.stock import receive_stock
+
+    return receive_stock(store=store, product=product, quantity=quantity, reference="test opening stock")

@@ -8,7 +8,7 @@ import pytest
 from crm.models import ChannelIdentity, Customer
 from crm.services import merge_customers
 
-from .factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, WarehouseFactory
+from .factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, WarehouseFactory, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -344,6 +344,8 @@ def test_recommendations_come_from_co_purchases_across_channels(api):
     client = api("customers:read")
     store, warehouse = StoreFactory(), WarehouseFactory()
     coat, scarf, boots, socks = (ProductFactory(sku=s) for s in ("COAT", "SCARF", "BOOTS", "SOCKS"))
+    for product in (coat, scarf, boots, socks):
+        stock(product, warehouse)
     me, other, third = CustomerFactory(), CustomerFactory(), CustomerFactory()
     now = dt.datetime.now(dt.UTC)
 

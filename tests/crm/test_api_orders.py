@@ -5,7 +5,7 @@ import pytest
 from crm.models import Order, OrderReturn, Product
 from crm.signals import order_recorded
 
-from .factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, WarehouseFactory
+from .factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, WarehouseFactory, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +17,16 @@ def pos(api):
 
 @pytest.fixture
 def shop():
-    return {
+    shop = {
         "store": StoreFactory(code="SHIBUYA"),
         "warehouse": WarehouseFactory(),
         "coat": ProductFactory(sku="COAT-1", price=20000),
         "scarf": ProductFactory(sku="SCARF-1", price=5000),
         "customer": CustomerFactory(),
     }
+    for product in (shop["coat"], shop["scarf"]):
+        stock(product, shop["warehouse"])  # EC/app orders ship from stock
+    return shop
 
 
 def order_body(shop, **overrides):
@@ -118,7 +121,7 @@ def test_guest_order_and_order_by_channel_identity(pos, shop):
     assert pos.post("/api/v1/orders/", body, format="json").json()["customer"] is None
     identity = IdentityFactory(channel="ec", external_id="ec-55")
     body = order_body(
-        shop, external_ref="I-1", channel="ec", customer_identity={"channel": "ec", "external_id": "ec-55"}
+        shop, external_ref="I-1", channel="ec", store=None, customer_identity={"channel": "ec", "external_id": "ec-55"}
     )
     del body["customer"]
     assert pos.post("/api/v1/orders/", body, format="json").json()["customer"] == identity.customer.public_id

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from crm.models import SalesChannel
 from crm.services import record_order
-from tests.crm.factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, UserFactory
+from tests.crm.factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, UserFactory, stock
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls here are still synchronous.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -80,13 +80,15 @@ def test_store_staff_finds_a_customer_by_phone_and_reads_their_history(live_serv
         lines=[{"product": ProductFactory(sku="BAG-1", name="Tote bag"), "quantity": 1, "unit_price": 80000}],
         customer=customer,
     )
+    web, coat = StoreFactory(code="WEB", name="Online shop"), ProductFactory(sku="COAT-1", name="Wool coat")
+    stock(coat, web, 1)
     record_order(
         source="ec",
         external_ref="EC-1001",
         channel=SalesChannel.EC,
-        store=StoreFactory(code="WEB", name="Online shop"),
+        store=web,
         ordered_at=timezone.now() - dt.timedelta(days=3),
-        lines=[{"product": ProductFactory(sku="COAT-1", name="Wool coat"), "quantity": 1, "unit_price": 19800}],
+        lines=[{"product": coat, "quantity": 1, "unit_price": 19800}],
         customer=customer,
         redeem_points=800,
     )

@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 from crm import views
 from crm.models import ChannelIdentity, CustomerMerge, Order, SalesChannel
 from crm.services import invite_staff, merge_customers, record_order
-from tests.crm.factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, UserFactory
+from tests.crm.factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, UserFactory, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -45,13 +45,16 @@ def staff(client):
 
 
 def sell(customer, *, channel=SalesChannel.STORE, store=None, ref="R1", quantity=1, price=12000, redeem=0):
+    store, product = store or StoreFactory(), ProductFactory()
+    if channel != SalesChannel.STORE:
+        stock(product, store, quantity)  # online orders need stock where they ship from
     order, _ = record_order(
         source="pos" if channel == SalesChannel.STORE else "ec",
         external_ref=ref,
         channel=channel,
-        store=store or StoreFactory(),
+        store=store,
         ordered_at=timezone.now() - dt.timedelta(days=1),
-        lines=[{"product": ProductFactory(), "quantity": quantity, "unit_price": price}],
+        lines=[{"product": product, "quantity": quantity, "unit_price": price}],
         customer=customer,
         redeem_points=redeem,
     )
