@@ -1,2 +1,106 @@
-"""Segment fields that read other apps (loyalty, contact hub, reservations). Each is registered only
-when the owning app's model exists, so campaigns works whichever of them have landed."""
+"""Segment fields that read other apps: loyalty (points balance, tier, points expiring), the contact hub
+(open tickets) and reservations (no-shows). Campaigns may read every app (ARCHITECTURE.md) but never
+writes to them; each field is registered only when the owning app's model exists."""
+
+from datetime import timedelta
+
+from django.apps import apps
+from django.db.models import Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .segments import FieldSpec, Filter, _compare, register_field
+
+LOYALTY, SERVICE = _("Loyalty"), _("Service and reservations")
+EXPIRING_DAYS = 30  # `points_expiring` without within_days, and {{ customer.points_expiring }} in mails
+
+
+def _model(label: str):
+    try:
+        return apps.get_model(label)
+    except LookupError:
+        return None
+
+
+PointAccount, PointLot, Tier = _model("loyalty.PointAccount"), _model("loyalty.PointLot"), _model("loyalty.Tier")
+Ticket, Reservation = _model("channels_hub.Ticket"), _model("inventory.Reservation")
+
+
+def _points_balance(op, value, filters, now):
+    balance = PointAccount.objects.filter(customer=OuterRef("pk")).values("balance")[:1]
+    return _compare(Coalesce(Subquery(balance, output_field=IntegerField()), Value(0)), op, value)
+
+
+def _tier(op, value, filters, now):
+    codes = list(value) if op == "in" else [value]
+    q = Q(Exists(PointAccount.objects.filter(customer=OuterRef("pk"), tier__code__in=codes)))
+    # Customers without an account (or a tier) are on the base tier, as loyalty's summaries say.
+    base = Tier.objects.order_by("min_spend").values_list("code", flat=True).first()
+    if base in codes:
+        q |= ~Q(Exists(PointAccount.objects.filter(customer=OuterRef("pk"), tier__isnull=False)))
+    return q
+
+
+def _expiring_lots(now, days):
+    return PointLot.objects.filter(remaining__gt=0, expires_at__gt=now, expires_at__lte=now + timedelta(days=days))
+
+
+def _points_expiring(op, value, filters, now):
+    lots = _expiring_lots(now, filters.get("within_days", EXPIRING_DAYS)).filter(account__customer=OuterRef("pk"))
+    total = lots.order_by().values("account__customer").annotate(v=Sum("remaining")).values("v")
+    return _compare(Coalesce(Subquery(total, output_field=IntegerField()), Value(0)), op, value)
+
+
+def expiring_points(customer_pks: list[int], *, days: int = EXPIRING_DAYS) -> dict[int, int]:
+    """{customer pk: points expiring within `days`} for a batch of customers, in one query."""
+    if PointLot is None or not customer_pks:
+        return {}
+    rows = (
+        _expiring_lots(timezone.now(), days)
+        .filter(account__customer_id__in=customer_pks)
+        .values("account__customer_id")
+        .annotate(v=Sum("remaining"))
+        .values_list("account__customer_id", "v")
+    )
+    return dict(rows)
+
+
+def _open_ticket(op, value, filters, now):
+    tickets = Ticket.objects.filter(customer=OuterRef("pk"), status__in=Ticket.OPEN_STATUSES)
+    if "category" in filters:
+        tickets = tickets.filter(category=filters["category"])
+    return Q(Exists(tickets)) if value else ~Q(Exists(tickets))
+
+
+def _no_show(op, value, filters, now):
+    """A reservation (pickup, hold, try-on) that expired without being handed over."""
+    missed = Reservation.objects.filter(customer=OuterRef("pk"), status=Reservation.Status.EXPIRED)
+    if "within_days" in filters:
+        missed = missed.filter(expires_at__gte=now - timedelta(days=filters["within_days"]))
+    return Q(Exists(missed)) if value else ~Q(Exists(missed))
+
+
+if PointAccount is not None and Tier is not None:
+    register_field(
+        FieldSpec("points_balance", _("Points balance"), ("gte", "lte"), "int", _points_balance, group=LOYALTY)
+    )
+    register_field(FieldSpec("tier", _("Tier (code)"), ("eq", "in"), "str", _tier, group=LOYALTY))
+if PointLot is not None:
+    register_field(
+        FieldSpec(
+            "points_expiring", _("Points expiring"), ("gte",), "int", _points_expiring,
+            {"within_days": Filter("days")}, group=LOYALTY,
+        )
+    )  # fmt: skip
+if Ticket is not None:
+    register_field(
+        FieldSpec(
+            "open_ticket", _("Open ticket"), ("eq",), "bool", _open_ticket, {"category": Filter("str")}, group=SERVICE
+        )
+    )
+if Reservation is not None:
+    register_field(
+        FieldSpec("no_show", _("Missed a reservation"), ("eq",), "bool", _no_show, {"within_days": Filter("days")},
+                  group=SERVICE)
+    )  # fmt: skip

@@ -49,7 +49,10 @@ def featured_products(campaign: Campaign) -> list[dict]:
 def customer_contexts(customers: list[Customer]) -> dict[int, dict]:
     """`customer` for the templates of each customer: profile plus the summaries other apps
     register (points balance, tier, expiring points), one query per provider for the whole batch."""
+    from ..segment_fields import expiring_points
+
     summaries = customer_summaries(customers)
+    expiring = expiring_points([c.pk for c in customers])
     out = {}
     for c in customers:
         summary = summaries.get(c.pk, {})
@@ -59,7 +62,7 @@ def customer_contexts(customers: list[Customer]) -> dict[int, dict]:
             "home_store": c.home_store.name if c.home_store_id else "",
             "points_balance": summary.get("points_balance", 0),
             "tier": summary.get("tier", ""),
-            "points_expiring": summary.get("points_expiring", 0),
+            "points_expiring": summary.get("points_expiring", expiring.get(c.pk, 0)),
         }
     return out
 
