@@ -161,9 +161,16 @@ def _lock_sender(sender: Sender, customer: Customer | None) -> tuple[Customer | 
 
 
 def _lock_customer(customer: Customer) -> Customer:
-    while customer.merged_into_id is not None:
-        customer = Customer.objects.get(pk=customer.merged_into_id)
-    return Customer.objects.select_for_update().get(pk=customer.pk)
+    while True:
+        while customer.merged_into_id is not None:
+            customer = Customer.objects.get(pk=customer.merged_into_id)
+        # The lock is what matters; a merge that won the race shows in merged_into once we hold it.
+        merged_into_id = (
+            Customer.objects.select_for_update().filter(pk=customer.pk).values_list("merged_into_id", flat=True).get()
+        )
+        if merged_into_id is None:
+            return customer
+        customer.merged_into_id = merged_into_id
 
 
 def _ticket_by_ref(thread_ref: str, in_reply_to: tuple[str, ...]) -> Ticket | None:
@@ -197,13 +204,13 @@ def _open_ticket_in_window(*, customer, lead, sent_at: datetime) -> Ticket | Non
 
 
 def _existing(channel: str, external_message_id: str) -> Message | None:
+    # A narrow probe first: nearly every message is new, and the join is only needed for a replay.
     if not external_message_id:
         return None
-    return (
-        Message.objects.select_related("ticket__customer")
-        .filter(channel=channel, external_message_id=external_message_id)
-        .first()
-    )
+    found = Message.objects.filter(channel=channel, external_message_id=external_message_id).values_list("pk")[:1]
+    if not found:
+        return None
+    return Message.objects.select_related("ticket__customer", "ticket__lead").get(pk=found[0][0])
 
 
 def receive_contact(
