@@ -5,6 +5,9 @@ CAMPAIGNS_BATCH_SIZE            recipients per Celery task; one mail connection 
 CAMPAIGNS_ATTRIBUTION_DAYS      orders within this many days after the send count for the campaign
 CAMPAIGNS_UNSUBSCRIBE_MAILTO    optional address for the mailto: part of List-Unsubscribe
 CAMPAIGNS_STALLED_AFTER         a sending campaign with no progress for this long has its batches queued again
+CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait for the WAL flush (PostgreSQL
+                                synchronous_commit=off). Faster; a database crash (not a worker crash) may
+                                then lose the last fraction of a second of "sent" marks and resend those mails.
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 """
 
@@ -39,3 +42,7 @@ def esp_webhook_signing_key() -> str:
 
 def base_url() -> str:
     return settings.TSUNAGU_BASE_URL.rstrip("/")
+
+
+def relaxed_commit() -> bool:
+    return getattr(settings, "CAMPAIGNS_RELAXED_COMMIT", False)

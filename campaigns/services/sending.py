@@ -14,8 +14,8 @@ import time
 from email.utils import make_msgid
 
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -129,7 +129,7 @@ def message_id_for(campaign: Campaign, customer_id: str) -> str:
     return f"<{campaign.public_id}.{customer_id}@{domain}>"
 
 
-def build_message(campaign: Campaign, *, to: str, rendered: RenderedMail, urls: dict, message_id: str, connection):
+def build_message(campaign: Campaign, *, to: str, rendered: RenderedMail, urls: dict, message_id: str, mail_connection):
     list_unsubscribe = f"<{urls['unsubscribe']}>"
     if conf.unsubscribe_mailto():
         list_unsubscribe += f", <mailto:{conf.unsubscribe_mailto()}?subject=unsubscribe>"
@@ -138,7 +138,7 @@ def build_message(campaign: Campaign, *, to: str, rendered: RenderedMail, urls: 
         body=rendered.text,
         from_email=campaign.from_email,
         to=[to],
-        connection=connection,
+        connection=mail_connection,
         headers={
             "List-Unsubscribe": list_unsubscribe,
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058 one-click
@@ -181,7 +181,7 @@ def _suppress_late_opt_outs(campaign: Campaign, ids: list[int]) -> None:
     )
 
 
-def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], connection=None) -> int:
+def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_connection=None) -> int:
     """Send to the pending recipients among `recipient_ids`; return how many were mailed.
     Idempotent: rows already sent, failed or suppressed are skipped."""
     campaign = Campaign.objects.filter(pk=campaign_id).first()
@@ -199,9 +199,9 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], connecti
     contexts = customer_contexts([r.customer for r in rows])
     products = featured_products(campaign)
     pacer = _Pacer(effective_throttle(campaign))
-    connection = connection or get_connection()
+    mail_connection = mail_connection or get_connection()
     mailed = 0
-    connection.open()
+    mail_connection.open()
     try:
         for i, row in enumerate(rows):
             if i and i % STATUS_CHECK_EVERY == 0 and not _still_sending(campaign_id):
@@ -213,12 +213,17 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], connecti
             )
             message_id = message_id_for(campaign, customer_id)
             message = build_message(
-                campaign, to=row.email, rendered=rendered, urls=urls, message_id=message_id, connection=connection
+                campaign,
+                to=row.email,
+                rendered=rendered,
+                urls=urls,
+                message_id=message_id,
+                mail_connection=mail_connection,
             )
             pacer.wait()
             mailed += _claim_and_send(row, message, rendered=rendered, message_id=message_id)
     finally:
-        connection.close()
+        mail_connection.close()
     finish_campaign_if_done(campaign_id=campaign_id)
     return mailed
 
@@ -227,16 +232,22 @@ def _still_sending(campaign_id: int) -> bool:
     return Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).exists()
 
 
+_CLAIM_SQL = (
+    "UPDATE campaigns_campaignrecipient SET state = %s, sent_at = %s, attempts = attempts + 1, message_id = %s, "
+    "subject = %s WHERE id = %s AND state = %s"
+)
+
+
 def _claim_and_send(row: CampaignRecipient, message, *, rendered: RenderedMail, message_id: str) -> int:
-    with transaction.atomic():
-        claimed = CampaignRecipient.objects.filter(pk=row.pk, state=State.PENDING).update(
-            state=State.SENT,
-            sent_at=timezone.now(),
-            attempts=F("attempts") + 1,
-            message_id=message_id,
-            subject=rendered.subject[:255],
+    # One hand-written UPDATE per mail: this loop is the send path's hot spot (the ORM's query
+    # building cost as much as the statement itself).
+    with transaction.atomic(), connection.cursor() as cursor:
+        if conf.relaxed_commit() and connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(
+            _CLAIM_SQL, [State.SENT, timezone.now(), message_id, rendered.subject[:255], row.pk, State.PENDING]
         )
-        if not claimed:
+        if not cursor.rowcount:
             return 0  # another worker or an earlier attempt has it
         try:
             message.send()
@@ -264,13 +275,13 @@ def send_test_mail(*, campaign: Campaign, to: list[str], customer: Customer | No
     if customer is None:
         urls = {**urls, "unsubscribe": f"{conf.base_url()}/campaigns/u/test/"}
     rendered = RenderedMail(_("[TEST] %(subject)s") % {"subject": rendered.subject}, rendered.text, rendered.html)
-    connection = get_connection()
+    mail_connection = get_connection()
     messages = [
         build_message(campaign, to=address, rendered=rendered, urls=urls, message_id=_test_message_id(campaign),
-                      connection=connection)
+                      mail_connection=mail_connection)
         for address in to
     ]  # fmt: skip
-    sent = connection.send_messages(messages) or 0
+    sent = mail_connection.send_messages(messages) or 0
     logger.info("campaign test mail campaign_id=%s count=%d", campaign.public_id, sent)
     return sent
 

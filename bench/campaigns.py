@@ -1,0 +1,242 @@
+"""Bench: campaigns.
+
+1. Segment count on PostgreSQL for a 3-rule segment ("lives in Kanto, bought outerwear in the last 90
+   days, opted in") through the compiler (one ORM query with EXISTS), against hand-written SQL of the
+   same question, in the same run: p50 / p95 and the ratio.
+2. Send throughput of one worker process: recipients frozen by start_campaign, then batches of
+   CAMPAIGNS_BATCH_SIZE sent by the same code the Celery task runs (send_recipient_batch: claim row,
+   render, hand to the backend, commit), to a local SMTP server (aiosmtpd in its own process; one SMTP
+   connection per batch) and to the locmem backend. Messages/s and the time 100,000 mails take.
+
+    .venv/bin/python bench/campaigns.py            # 1,000,000 customers / 5,000,000 orders
+    .venv/bin/python bench/campaigns.py --small    # 50,000 customers / 250,000 orders
+
+BENCH_DATABASE_URL (default here: postgres://postgres@127.0.0.1:5432/tsunagu_bench_campaigns). The data
+is seeded once with COPY (crm.seeding) and reused while its size matches.
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tsunagu_bench_campaigns")
+
+from bench.common import (
+    configure_environment,
+    ensure_database,
+    environment_line,
+    median,
+    percentile,
+    raw_connection,
+    report,
+    stopwatch,
+    table,
+)
+
+KANTO = ["東京都", "神奈川県", "千葉県", "埼玉県"]
+SEGMENT = {
+    "all": [
+        {"field": "prefecture", "op": "in", "value": KANTO},
+        {"field": "purchased", "op": "eq", "value": True, "category": "outerwear", "within_days": 90},
+        {"field": "email_opt_in", "op": "eq", "value": True},
+    ]
+}
+HAND_SQL = """
+SELECT count(*) FROM crm_customer c
+WHERE c.merged_into_id IS NULL AND c.prefecture = ANY(%(prefs)s) AND c.email_opt_in
+  AND EXISTS (
+    SELECT 1 FROM crm_order o JOIN crm_orderline l ON l.order_id = o.id JOIN crm_product p ON p.id = l.product_id
+    WHERE o.customer_id = c.id AND o.ordered_at >= %(since)s AND p.category = 'outerwear')
+"""
+BODY_TEXT = (
+    "{{ customer.family_name }} {{ customer.given_name }}様\nポイント {{ customer.points_balance }}\n"
+    "https://shop.example/sale\n停止: {{ unsubscribe_url }}"
+)
+COUNT_TARGET_MS = 500
+SEND_TARGET = 500  # messages/s per worker process to SMTP
+
+
+def seed(customers: int, orders: int) -> None:
+    from crm.models import ChannelIdentity, Customer, Order, OrderLine
+    from crm.seeding import (
+        analyze,
+        reset_sequences,
+        seed_customers,
+        seed_identities,
+        seed_orders,
+        seed_products,
+        seed_stores,
+    )
+
+    have_customers, have_orders = Customer.objects.count(), Order.objects.count()
+    if have_customers == customers and have_orders == orders:
+        return
+    print(f"seeding {customers:,} customers and {orders:,} orders (COPY)", file=sys.stderr)
+    with raw_connection() as conn:
+        conn.execute(
+            "TRUNCATE campaigns_mailevent, campaigns_campaignrecipient, campaigns_campaign, campaigns_segment, "
+            "campaigns_suppression, crm_orderline, crm_order, crm_channelidentity, crm_customer CASCADE"
+        )
+    stores, products = seed_stores(), seed_products()
+    _n, identities = seed_customers(count=customers, seed=7, stores=stores)
+    seed_identities(identities)
+    chunk = 500_000  # orders are generated in memory: in slices, so 5M fit on a small machine
+    for i, start in enumerate(range(0, orders, chunk)):
+        seed_orders(count=min(chunk, orders - start), seed=100 + i, stores=stores, products=products)
+    reset_sequences([Customer, ChannelIdentity, Order, OrderLine])
+    analyze([Customer, ChannelIdentity, Order, OrderLine])
+
+
+def bench_segment(runs: int) -> tuple[list, int]:
+    from django.db import connection
+    from django.utils import timezone
+
+    from campaigns.segments import segment_customers, validate_rules
+
+    validate_rules(SEGMENT)
+    orm_times, sql_times, count = [], [], None
+    with raw_connection() as raw:
+        for i in range(runs + 1):  # the first round warms the caches and is not counted
+            now = timezone.now()
+            start = time.perf_counter()
+            orm_count = segment_customers(SEGMENT, now=now).count()
+            orm_ms = (time.perf_counter() - start) * 1000
+            start = time.perf_counter()
+            since = now - timedelta(days=90)
+            sql_count = raw.execute(HAND_SQL, {"prefs": KANTO, "since": since}).fetchone()[0]
+            sql_ms = (time.perf_counter() - start) * 1000
+            assert orm_count == sql_count, (orm_count, sql_count)
+            count = orm_count
+            if i:
+                orm_times.append(orm_ms)
+                sql_times.append(sql_ms)
+    connection.close()
+    orm_p50, sql_p50 = median(orm_times), median(sql_times)
+    rows = [
+        ["segment count via compiler (ORM, EXISTS)", f"{orm_p50:.0f}", f"{percentile(orm_times, 95):.0f}",
+         f"{orm_p50 / sql_p50:.2f}×", f"≤ {COUNT_TARGET_MS}", "met" if orm_p50 <= COUNT_TARGET_MS else "MISSED"],
+        ["hand-written SQL, same question", f"{sql_p50:.0f}", f"{percentile(sql_times, 95):.0f}", "1.00×", "", ""],
+    ]  # fmt: skip
+    return rows, count
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_send(limit: int) -> list:
+    from django.conf import settings
+    from django.core.mail import get_connection
+
+    from campaigns import conf
+    from campaigns.models import Campaign, CampaignRecipient
+    from campaigns.services import create_campaign, create_segment, start_campaign
+    from campaigns.services.sending import send_recipient_batch
+
+    settings.CAMPAIGNS_THROTTLE = 0
+    port = _free_port()
+    smtp = subprocess.Popen(  # noqa: S603 — our own interpreter, fixed arguments
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.5)
+    rows = []
+    try:
+        smtp_backend = "django.core.mail.backends.smtp.EmailBackend"
+        backends = [
+            ("SMTP (aiosmtpd on 127.0.0.1)", smtp_backend, 1, False),
+            ("SMTP, CAMPAIGNS_RELAXED_COMMIT=True", smtp_backend, 7, True),
+            ("locmem backend", "django.core.mail.backends.locmem.EmailBackend", 2, False),
+        ]
+        for label, backend, month, relaxed in backends:
+            settings.CAMPAIGNS_RELAXED_COMMIT = relaxed
+            months = {"field": "birthday_month", "op": "in", "value": [month, month + 2, month + 4]}
+            rules = {"all": [{"field": "email_opt_in", "op": "eq", "value": True}, months]}
+            segment = create_segment(name=f"bench {label}", rules=rules)
+            campaign = create_campaign(
+                name=f"bench {label}", segment=segment, subject="{{ customer.family_name }}様 冬のセール",
+                from_email="Tsunagu <news@tsunagu.example>", throttle=0,
+                body_text=BODY_TEXT,
+                body_html='<p>{{ customer.family_name }}様</p><a href="https://shop.example/sale">セール</a>'
+                '<a href="{{ unsubscribe_url }}">配信停止</a>',
+            )  # fmt: skip
+            with stopwatch() as freeze:
+                start_campaign(campaign=campaign, dispatch=False)
+            ids = list(
+                CampaignRecipient.objects.filter(campaign=campaign, state="pending")
+                .order_by("pk")
+                .values_list("pk", flat=True)[:limit]
+            )
+            size = conf.batch_size()
+            mailed = 0
+            with stopwatch() as took:
+                for i in range(0, len(ids), size):
+                    connection = get_connection(backend, host="127.0.0.1", port=port, timeout=30)
+                    mailed += send_recipient_batch(campaign_id=campaign.pk, recipient_ids=ids[i : i + size],
+                                                   mail_connection=connection)  # fmt: skip
+                    if backend.endswith("locmem.EmailBackend"):
+                        from django.core import mail
+
+                        mail.outbox = []
+            rate = mailed / took["seconds"]
+            audience = Campaign.objects.get(pk=campaign.pk).audience_size
+            rows.append([
+                label, f"{audience:,}", f"{freeze['seconds']:.1f}", f"{mailed:,}", f"{rate:,.0f}",
+                f"{100_000 / rate:,.0f}", f"≥ {SEND_TARGET}" if "SMTP" in label else "",
+                ("met" if rate >= SEND_TARGET else "MISSED") if "SMTP" in label else "",
+            ])  # fmt: skip
+    finally:
+        smtp.terminate()
+        smtp.wait(10)
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="50,000 customers / 250,000 orders")
+    parser.add_argument("--runs", type=int, default=7, help="timed segment counts (default 7)")
+    parser.add_argument("--mails", type=int, default=None, help="mails per backend (default 20,000; small 5,000)")
+    args = parser.parse_args(argv)
+    customers, orders = (50_000, 250_000) if args.small else (1_000_000, 5_000_000)
+    mails = args.mails or (5_000 if args.small else 20_000)
+    url = configure_environment()
+    ensure_database(url)
+    os.environ.setdefault("TSUNAGU_BASE_URL", "https://crm.example")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    seed(customers, orders)
+    segment_rows, count = bench_segment(args.runs)
+    send_rows = bench_send(mails)
+    text = "\n".join([
+        f"## campaigns — {customers:,} customers, {orders:,} orders",
+        environment_line() + " (machine shared with other engineers' work while measuring)",
+        "",
+        f"Segment: Kanto + bought outerwear in the last 90 days + opted in → {count:,} customers; "
+        f"{args.runs} timed counts after one warm-up.",
+        "",
+        table(["query", "p50 ms", "p95 ms", "ratio to SQL", "target", ""], segment_rows),
+        "",
+        f"Send, one process, batches of 500 with one mail connection each; {mails:,} mails per backend "
+        "(time for 100,000 is extrapolated from the measured rate).",
+        "",
+        table(["backend", "audience frozen", "freeze s", "mails sent", "mails/s", "100,000 in s", "target", ""],
+              send_rows),
+    ])  # fmt: skip
+    report("campaigns", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
