@@ -105,7 +105,7 @@ def test_test_send_to_staff_only(client, marketer):
     assert client.post(url, {"to": "not-an-email"}).status_code == 400
     assert mail.outbox == []
     assert client.post(url, {"to": marketer.email}).status_code == 302
-    assert mail.outbox[0].to == [marketer.email] and mail.outbox[0].subject.startswith("[TEST]")
+    assert mail.outbox[0].to == [marketer.email] and "見本" in mail.outbox[0].subject
 
 
 def test_actions_send_pause_cancel_and_bad_action(client, marketer, django_capture_on_commit_callbacks):
