@@ -43,13 +43,17 @@ def base_tier() -> Tier | None:
     return Tier.objects.order_by("min_spend").first()
 
 
-def write_transaction(*, account: PointAccount, kind: str, points: int, **fields) -> PointTransaction:
-    """Append one ledger row and move the cached balance by the same amount (F(), same transaction).
-    The CHECK constraint refuses a balance below zero, so a bug cannot leave one."""
+def write_transaction(*, account: PointAccount, kind: str, points: int, spend: int = 0, **fields) -> PointTransaction:
+    """Append one ledger row and move the cached balance by the same amount (F(), same transaction),
+    and the lifetime spend by `spend` yen. The CHECK constraint refuses a balance below zero, so a
+    bug cannot leave one."""
     txn = PointTransaction.objects.create(account=account, kind=kind, points=points, **fields)
-    if points:
-        PointAccount.objects.filter(pk=account.pk).update(balance=F("balance") + points)
+    if points or spend:
+        PointAccount.objects.filter(pk=account.pk).update(
+            balance=F("balance") + points, lifetime_spend=F("lifetime_spend") + spend
+        )
         account.balance += points
+        account.lifetime_spend += spend
     return txn
 
 

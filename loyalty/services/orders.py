@@ -52,13 +52,13 @@ def earn_order_points(*, order: Order) -> PointTransaction | None:
     down once over the order. The ledger row keeps each line's share, so a return of some lines
     takes back exactly their share."""
     account = locked_account_for(order.customer)
-    PointAccount.objects.filter(pk=account.pk).update(lifetime_spend=F("lifetime_spend") + order.total)
     points, per_line = points_for_order(order=order, account=account)
     if points <= 0:
+        PointAccount.objects.filter(pk=account.pk).update(lifetime_spend=F("lifetime_spend") + order.total)
         return None
     txn = write_transaction(
-        account=account, kind=PointTransaction.Kind.EARN, points=points, channel=order.channel, store=order.store,
-        order=order, reference=order.public_id, idempotency_key=f"order:{order.public_id}:earn",
+        account=account, kind=PointTransaction.Kind.EARN, points=points, spend=order.total, channel=order.channel,
+        store=order.store, order=order, reference=order.public_id, idempotency_key=f"order:{order.public_id}:earn",
         detail={"lines": {str(number): share for number, share in per_line.items()}},
     )  # fmt: skip
     add_lot(account=account, txn=txn, points=points, expires_at=expiry_for(order.ordered_at))
