@@ -1,19 +1,20 @@
 """The nightly expiry of lots past their date: one `expire` transaction per account and run.
 
 On PostgreSQL this is set-based SQL, a batch of accounts per transaction: lock the batch's accounts
-(pk order), then one INSERT of the transactions, one INSERT of the lot uses, one UPDATE of the lots
-and one UPDATE of the balances. Elsewhere (SQLite, development) it expires account by account
-through the same ledger primitives. Running it twice is harmless: a second run finds no lots with
+(pk order), then one statement writes the transactions, the lot uses, the emptied lots and the
+balances. Elsewhere (SQLite, development) it expires account by account through the same ledger
+primitives. Running it twice is harmless: a second run finds no lots with
 points left that are past their date.
 """
 
+import base64
 import logging
+import secrets
+import time
 from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
-
-from crm.ids import new_public_id
 
 from .. import conf
 from ..models import PointLot
@@ -59,47 +60,56 @@ def _expire_batch_orm(*, ids: list[int], now: datetime) -> dict:
     return done
 
 
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_FROM_RFC4648 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD)
+
+
+def new_transaction_ids(count: int) -> list[str]:
+    """`count` public ids of the same form as crm.ids.new_public_id("ptx") (a ULID: 48-bit time in
+    milliseconds, 80 random bits, Crockford base32), made in one go: a million take under a second
+    instead of several."""
+    ms = int(time.time() * 1000)
+    head = "ptx_" + "".join(_CROCKFORD[(ms >> (45 - 5 * i)) & 31] for i in range(10))
+    tails = base64.b32encode(secrets.token_bytes(10 * count)).decode().translate(_FROM_RFC4648)
+    return [head + tails[i : i + 16] for i in range(0, 16 * count, 16)]
+
+
+# After the accounts are locked, one statement reads what is due and writes it all: the expire
+# transactions, the lot uses, the emptied lots and the balances. Every part reads the lots with the
+# same snapshot, taken after the lock, so a redemption that committed meanwhile is accounted for.
+_EXPIRE_BATCH = """
+WITH due AS (
+    SELECT account_id, SUM(remaining)::int AS points FROM loyalty_pointlot
+    WHERE account_id = ANY(%(ids)s) AND remaining > 0 AND expires_at <= %(now)s
+    GROUP BY account_id
+), txn AS (
+    INSERT INTO loyalty_pointtransaction
+        (public_id, account_id, kind, points, channel, reference, reason, shortfall, detail, created_at)
+    SELECT p.public_id, due.account_id, 'expire', -due.points, '', '', '', 0, '{}'::jsonb, %(now)s
+    FROM due JOIN unnest(%(ids)s::bigint[], %(public_ids)s::text[]) AS p(account_id, public_id)
+        ON p.account_id = due.account_id
+    RETURNING id, account_id, -points AS points
+), uses AS (
+    INSERT INTO loyalty_pointlotuse (transaction_id, lot_id, points)
+    SELECT txn.id, lot.id, -lot.remaining FROM txn JOIN loyalty_pointlot lot ON lot.account_id = txn.account_id
+    WHERE lot.remaining > 0 AND lot.expires_at <= %(now)s
+    RETURNING lot_id
+), emptied AS (
+    UPDATE loyalty_pointlot SET remaining = 0 FROM uses WHERE loyalty_pointlot.id = uses.lot_id
+), balances AS (
+    UPDATE loyalty_pointaccount SET balance = balance - txn.points FROM txn
+    WHERE loyalty_pointaccount.id = txn.account_id
+)
+SELECT (SELECT COUNT(*) FROM txn), (SELECT COUNT(*) FROM uses), (SELECT COALESCE(SUM(points), 0) FROM txn)
+"""
+
+
 def _expire_batch_sql(*, ids: list[int], now: datetime) -> dict:
     with connection.cursor() as cursor:
         # A batch lost in a crash before its WAL reached disk is simply expired again by the next run
         # (the job is idempotent), so its commits need not wait for the flush.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute("SELECT id FROM loyalty_pointaccount WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
-        # Read after the lock: a redemption that committed meanwhile has already taken its points.
-        cursor.execute(
-            "SELECT account_id, SUM(remaining)::int FROM loyalty_pointlot "
-            "WHERE account_id = ANY(%s) AND remaining > 0 AND expires_at <= %s GROUP BY account_id",
-            [ids, now],
-        )
-        due = cursor.fetchall()
-        if not due:
-            return {"accounts": 0, "lots": 0, "points": 0}
-        accounts = [row[0] for row in due]
-        points = [row[1] for row in due]
-        public_ids = [new_public_id("ptx") for _ in due]
-        cursor.execute(
-            "INSERT INTO loyalty_pointtransaction (public_id, account_id, kind, points, channel, reference, reason, "
-            "shortfall, detail, created_at) SELECT u.p, u.a, 'expire', -u.s, '', '', '', 0, '{}'::jsonb, %s "
-            "FROM unnest(%s::text[], %s::bigint[], %s::int[]) AS u(p, a, s) RETURNING id, account_id",
-            [now, public_ids, accounts, points],
-        )
-        created = cursor.fetchall()
-        cursor.execute(
-            "INSERT INTO loyalty_pointlotuse (transaction_id, lot_id, points) "
-            "SELECT t.id, l.id, -l.remaining FROM loyalty_pointlot l "
-            "JOIN unnest(%s::bigint[], %s::bigint[]) AS t(id, account_id) ON t.account_id = l.account_id "
-            "WHERE l.remaining > 0 AND l.expires_at <= %s",
-            [[row[0] for row in created], [row[1] for row in created], now],
-        )
-        lots = cursor.rowcount
-        cursor.execute(
-            "UPDATE loyalty_pointlot SET remaining = 0 "
-            "WHERE account_id = ANY(%s) AND remaining > 0 AND expires_at <= %s",
-            [accounts, now],
-        )
-        cursor.execute(
-            "UPDATE loyalty_pointaccount a SET balance = a.balance - u.s "
-            "FROM unnest(%s::bigint[], %s::int[]) AS u(a, s) WHERE a.id = u.a",
-            [accounts, points],
-        )
-    return {"accounts": len(accounts), "lots": lots, "points": sum(points)}
+        cursor.execute(_EXPIRE_BATCH, {"ids": ids, "now": now, "public_ids": new_transaction_ids(len(ids))})
+        accounts, lots, points = cursor.fetchone()
+    return {"accounts": accounts, "lots": lots, "points": int(points)}

@@ -46,3 +46,14 @@ def test_customers_with_points_expiring_soon_for_segments():
         expires_at=timezone.now() + dt.timedelta(days=10)
     )
     assert list(customers_with_points_expiring(within_days=30, min_points=100)) == [soon.pk]
+
+
+def test_batch_transaction_ids_are_ulids_like_every_public_id():
+    from ulid import ULID
+
+    from loyalty.services.expiry import new_transaction_ids
+
+    ids = new_transaction_ids(1000)
+    assert len(set(ids)) == 1000
+    assert all(i.startswith("ptx_") and len(i) == 30 for i in ids)
+    assert abs((ULID.from_str(ids[0][4:]).datetime - timezone.now()).total_seconds()) < 5
