@@ -77,10 +77,13 @@ def new_transaction_ids(count: int) -> list[str]:
 # After the accounts are locked, one statement reads what is due and writes it all: the expire
 # transactions, the lot uses, the emptied lots and the balances. Every part reads the lots with the
 # same snapshot, taken after the lock, so a redemption that committed meanwhile is accounted for.
+# The id range (ids are sorted) keeps each batch to a range scan of the open-lots index whatever the
+# table's size; the id list keeps it to the accounts this batch has locked.
 _EXPIRE_BATCH = """
 WITH due AS (
     SELECT account_id, SUM(remaining)::int AS points FROM loyalty_pointlot
-    WHERE account_id = ANY(%(ids)s) AND remaining > 0 AND expires_at <= %(now)s
+    WHERE account_id BETWEEN %(low)s AND %(high)s AND account_id = ANY(%(ids)s)
+        AND remaining > 0 AND expires_at <= %(now)s
     GROUP BY account_id
 ), txn AS (
     INSERT INTO loyalty_pointtransaction
@@ -92,7 +95,8 @@ WITH due AS (
 ), uses AS (
     INSERT INTO loyalty_pointlotuse (transaction_id, lot_id, points)
     SELECT txn.id, lot.id, -lot.remaining FROM txn JOIN loyalty_pointlot lot ON lot.account_id = txn.account_id
-    WHERE lot.remaining > 0 AND lot.expires_at <= %(now)s
+    WHERE lot.account_id BETWEEN %(low)s AND %(high)s AND lot.account_id = ANY(%(ids)s)
+        AND lot.remaining > 0 AND lot.expires_at <= %(now)s
     RETURNING lot_id
 ), emptied AS (
     UPDATE loyalty_pointlot SET remaining = 0 FROM uses WHERE loyalty_pointlot.id = uses.lot_id
@@ -110,6 +114,9 @@ def _expire_batch_sql(*, ids: list[int], now: datetime) -> dict:
         # (the job is idempotent), so its commits need not wait for the flush.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute("SELECT id FROM loyalty_pointaccount WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
-        cursor.execute(_EXPIRE_BATCH, {"ids": ids, "now": now, "public_ids": new_transaction_ids(len(ids))})
+        cursor.execute(
+            _EXPIRE_BATCH,
+            {"ids": ids, "low": ids[0], "high": ids[-1], "now": now, "public_ids": new_transaction_ids(len(ids))},
+        )
         accounts, lots, points = cursor.fetchone()
     return {"accounts": accounts, "lots": lots, "points": int(points)}
