@@ -176,6 +176,9 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late on Redis, a task whose worker died comes back after the visibility timeout
+# (1 hour by default). Our tasks are short and idempotent, so 15 minutes is safe and timely.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=15 * 60)}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` queues
     "channels_hub.deliver_reply": {"queue": "mail"},
