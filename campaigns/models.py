@@ -177,3 +177,40 @@ class MailEvent(models.Model):
 
     def __str__(self):
         return f"{self.recipient_id} {self.kind}"
+
+
+class PurchaseSummary(models.Model):
+    """What each customer bought, where, and when last: one row per customer, product and sales
+    channel, kept by campaigns from crm's `order_recorded` and `customers_merged` signals (and rebuilt
+    from the order lines by `manage.py rebuild_purchase_summary` after bulk loads, which send none).
+
+    It answers the `purchased` segment field without probing orders, lines and products per customer.
+    Keyed by product rather than by its category and brand, so that a product the catalogue moves to
+    another category answers exactly as the order lines do. "Purchased" means bought, whether or not
+    returned later, as the order-line query has always counted it.
+
+    Derived data: crm's orders hold the integrity, so the foreign keys have no database constraint
+    (no deferred check per row when millions are rebuilt)."""
+
+    pk = models.CompositePrimaryKey("customer", "product", "channel")
+    customer = models.ForeignKey(
+        "crm.Customer", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    product = models.ForeignKey(
+        "crm.Product", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    channel = models.CharField(max_length=16)
+    last_purchased_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("purchase summary")
+        verbose_name_plural = _("purchase summaries")
+        indexes = [
+            # "bought these products since …": one range per product, customers read from the index.
+            models.Index(
+                fields=["product", "last_purchased_at", "customer", "channel"], name="campaigns_purchase_recent"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id}:{self.product_id} {self.channel}"

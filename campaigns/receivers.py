@@ -3,14 +3,24 @@
 from anymail.signals import tracking
 from django.dispatch import receiver
 
-from crm.signals import customers_merged
+from crm.signals import customers_merged, order_recorded
 
-from .services import move_campaign_mails, record_esp_event
+from .services import move_campaign_mails, move_purchase_summary, record_esp_event, record_purchases
 
 
 @receiver(customers_merged, dispatch_uid="campaigns.move_campaign_mails")
 def on_customers_merged(sender, winner, loser, merge, **kwargs):
     move_campaign_mails(winner=winner, loser=loser, merge=merge)
+
+
+@receiver(customers_merged, dispatch_uid="campaigns.move_purchase_summary")
+def on_customers_merged_move_purchases(sender, winner, loser, merge, **kwargs):
+    move_purchase_summary(winner=winner, loser=loser)
+
+
+@receiver(order_recorded, dispatch_uid="campaigns.record_purchases")
+def on_order_recorded(sender, order, **kwargs):
+    record_purchases(order=order)
 
 
 @receiver(tracking, dispatch_uid="campaigns.esp_tracking")

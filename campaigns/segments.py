@@ -23,6 +23,8 @@ from django.utils.translation import gettext_lazy as _
 from crm.models import ChannelIdentity, Customer, Order, OrderLine, SalesChannel
 from crm.selectors import active_customers
 
+from .models import PurchaseSummary
+
 MAX_CONDITIONS = 40
 MAX_DEPTH = 6
 MAX_LIST = 200
@@ -241,6 +243,18 @@ def orders_of_customer(filters: dict, now: datetime) -> QuerySet[Order]:
     return orders
 
 
+def purchases_of_customer(filters: dict, now: datetime) -> QuerySet[PurchaseSummary]:
+    """The customer's purchase-summary rows (OuterRef pk) narrowed by the category / brand / channel /
+    within_days filters: the same customers as EXISTS over orders_of_customer, read from one narrow table."""
+    purchases = PurchaseSummary.objects.filter(customer=OuterRef("pk"))
+    if "channel" in filters:
+        purchases = purchases.filter(channel=filters["channel"])
+    if "within_days" in filters:
+        purchases = purchases.filter(last_purchased_at__gte=now - timedelta(days=filters["within_days"]))
+    product = {f"product__{k}": filters[k] for k in ("category", "brand") if k in filters}
+    return purchases.filter(**product) if product else purchases
+
+
 def _aggregate(orders: QuerySet[Order], aggregate) -> Coalesce:
     per_customer = orders.order_by().values("customer").annotate(v=aggregate).values("v")
     return Coalesce(Subquery(per_customer, output_field=IntegerField()), Value(0))
@@ -278,7 +292,8 @@ def _email_opt_in(op, value, filters, now):
 
 
 def _purchased(op, value, filters, now):
-    bought = Exists(orders_of_customer(filters, now))
+    # The summary has no SKU (order lines keep the SKU as sold): a SKU rule reads the order lines.
+    bought = Exists(orders_of_customer(filters, now) if "sku" in filters else purchases_of_customer(filters, now))
     return Q(bought) if value else ~Q(bought)
 
 

@@ -14,6 +14,7 @@ from .campaigns import (
     update_campaign,
     update_segment,
 )
+from .purchases import move_purchase_summary, rebuild_purchase_summary, record_purchases
 from .sending import send_recipient_batch, send_test_mail
 from .tracking import (
     click_target,
@@ -31,11 +32,14 @@ __all__ = [
     "create_segment",
     "finish_campaign_if_done",
     "move_campaign_mails",
+    "move_purchase_summary",
     "pause_campaign",
+    "rebuild_purchase_summary",
     "recipient_for_token",
     "record_click",
     "record_esp_event",
     "record_open",
+    "record_purchases",
     "resume_campaign",
     "schedule_campaign",
     "send_recipient_batch",

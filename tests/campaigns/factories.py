@@ -4,6 +4,7 @@ import factory
 from django.utils import timezone
 
 from campaigns.models import Campaign, Segment
+from campaigns.services import record_purchases
 from crm.models import Order, OrderLine
 from tests.crm.factories import CustomerFactory, ProductFactory, StoreFactory
 
@@ -46,6 +47,7 @@ def make_order(customer, *, channel="store", total=5000, days_ago=1, product=Non
     OrderLine.objects.create(
         order=order, line_number=1, product=product, sku=product.sku, quantity=1, unit_price=total, amount=total
     )
+    record_purchases(order=order)  # what campaigns' order_recorded receiver does for a recorded order
     return order
 
 

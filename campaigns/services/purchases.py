@@ -1,0 +1,96 @@
+"""The purchase summary (campaigns.models.PurchaseSummary): kept row by row as orders are recorded and
+customers merged, and rebuilt set-based from the order lines after bulk loads.
+
+Every write is one upsert whose conflict rule keeps the later of the two purchase times, written as a
+CASE so that the same statement runs on PostgreSQL and SQLite (>= 3.24) and gives the same rows. Rows
+are written in (customer, product, channel) order so that two orders of one customer never wait on
+each other in a circle.
+"""
+
+from collections.abc import Callable
+
+from django.db import connection, transaction
+from django.db.models import Max, Min
+
+from crm.models import Customer, Order, OrderLine
+
+from ..models import PurchaseSummary
+
+REBUILD_CHUNK = 500_000  # order ids per statement of the rebuild
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _upsert(rows_sql: str) -> str:
+    table = _table(PurchaseSummary)
+    return (
+        f"INSERT INTO {table} (customer_id, product_id, channel, last_purchased_at) {rows_sql} "
+        "ON CONFLICT (customer_id, product_id, channel) DO UPDATE SET last_purchased_at = CASE "
+        f"WHEN excluded.last_purchased_at > {table}.last_purchased_at THEN excluded.last_purchased_at "
+        f"ELSE {table}.last_purchased_at END"
+    )
+
+
+def record_purchases(*, order: Order) -> int:
+    """Add one recorded order to its customer's summary (inside the order's transaction). Returns rows written."""
+    if order.customer_id is None:
+        return 0
+    products = sorted(set(OrderLine.objects.filter(order=order).values_list("product_id", flat=True)))
+    if not products:
+        return 0
+    at = connection.ops.adapt_datetimefield_value(order.ordered_at)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(products))
+    params = [p for product_id in products for p in (order.customer_id, product_id, order.channel, at)]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert(f"VALUES {values}"), params)
+    return len(products)
+
+
+def move_purchase_summary(*, winner: Customer, loser: Customer) -> int:
+    """On a customer merge (crm has moved the loser's orders already), the loser's rows join the winner's."""
+    table = _table(PurchaseSummary)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _upsert(
+                f"SELECT %s, product_id, channel, last_purchased_at FROM {table} WHERE customer_id = %s "  # noqa: S608
+                "ORDER BY product_id, channel"
+            ),
+            [winner.pk, loser.pk],
+        )
+        cursor.execute(f"DELETE FROM {table} WHERE customer_id = %s", [loser.pk])  # noqa: S608 — table name only
+        return cursor.rowcount
+
+
+def rebuild_purchase_summary(*, progress: Callable[[int], object] | None = None, chunk: int = REBUILD_CHUNK) -> int:
+    """Recompute the whole summary from crm's orders and lines in one transaction, a range of order ids
+    per statement (`progress` gets the width of each range). Returns the row count.
+
+    On PostgreSQL the table is truncated first: segment counts wait for the rebuild instead of reading
+    a half-built summary. Outside a transaction it is vacuumed afterwards, so that segment counts read
+    the summary's index alone (index-only scans need the visibility map)."""
+    table = _table(PurchaseSummary)
+    orders, lines = _table(Order), _table(OrderLine)
+    chunk_sql = _upsert(
+        f"SELECT o.customer_id, l.product_id, o.channel, MAX(o.ordered_at) FROM {orders} o "  # noqa: S608
+        f"JOIN {lines} l ON l.order_id = o.id "
+        "WHERE o.customer_id IS NOT NULL AND o.id >= %s AND o.id < %s AND l.order_id >= %s AND l.order_id < %s "
+        "GROUP BY o.customer_id, l.product_id, o.channel ORDER BY o.customer_id, l.product_id, o.channel"
+    )
+    bounds = Order.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table}" if connection.vendor == "postgresql" else f"DELETE FROM {table}")  # noqa: S608
+        if bounds["low"] is not None:
+            for start in range(bounds["low"], bounds["high"] + 1, chunk):
+                end = min(start + chunk, bounds["high"] + 1)
+                cursor.execute(chunk_sql, [start, end, start, end])
+                if progress is not None:
+                    progress(end - start)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")
+        rows = PurchaseSummary.objects.count()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM {table}")
+    return rows
