@@ -24,6 +24,7 @@ migrate: install
 
 demo: migrate
 	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py rebuild_purchase_summary  # seeding writes orders in bulk, without signals
 
 run: demo
 	$(PY) manage.py ensure_demo_admin

@@ -34,7 +34,7 @@ def _start_worker(env) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603  our own interpreter and fixed arguments
         [sys.executable, "-m", "celery", "-A", "crm", "worker", "-Q", "mail", "-c", "1", "-l", "warning",
          "--without-mingle", "--without-gossip", "--without-heartbeat", "-n", f"kill-test-{time.time_ns()}@%h"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=open("/tmp/worker.err", "ab"),
     )  # fmt: skip
 
 
