@@ -10,7 +10,11 @@ DATABASES["default"]["NAME"] = os.environ["WORKER_DB_NAME"]  # noqa: F405
 CELERY_BROKER_URL = os.environ["WORKER_BROKER_URL"]
 CELERY_TASK_ALWAYS_EAGER = False
 # kombu looks for overdue unacked messages every `interval x throttle` seconds (10 x 10 by default).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 4,
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = "127.0.0.1"
 EMAIL_PORT = int(os.environ["WORKER_SMTP_PORT"])
