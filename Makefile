@@ -25,6 +25,7 @@ migrate: install
 demo: migrate
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py rebuild_purchase_summary  # seeding writes orders in bulk, without signals
+	$(PY) manage.py seed_stock
 
 run: demo
 	$(PY) manage.py ensure_demo_admin

@@ -134,6 +134,21 @@ def receive_stock(
     return levels[pair]
 
 
+def receive_stock_lines(*, store: Store, quantities: dict[Product, int], reference: str, actor=None) -> int:
+    """A delivery of many products to one location in one transaction (an opening balance, a
+    container). Each line is keyed by `reference`, so running it again receives nothing twice."""
+    for quantity in quantities.values():
+        _validate_quantity(quantity)
+    with transaction.atomic():
+        levels = locked_levels((store.pk, product.pk) for product in quantities)
+        moves = [
+            Move(store.pk, product.pk, StockMovement.Kind.RECEIPT, on_hand=quantity, reference=reference,
+                 key=f"{reference}:{store.pk}:{product.pk}")
+            for product, quantity in quantities.items()
+        ]  # fmt: skip
+        return len(record_movements(levels, moves, actor=actor))
+
+
 def adjust_stock(*, store: Store, product: Product, delta: int, reason: str, actor=None) -> StockLevel:
     """A signed manual correction (damaged goods, a found box), with the reason on the ledger row."""
     errors = {}
