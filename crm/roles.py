@@ -11,3 +11,20 @@ CRM_ROLE_PERMISSIONS: dict[str, list[str]] = {
     MARKETER: [*_VIEW, "export_customer"],
     ADMIN: None,  # every permission of the app
 }
+
+
+def grant_role_permissions(apps, app_label: str, role_permissions: dict[str, list[str] | None]) -> None:
+    """For a data migration: give each role (Group) the listed permissions of `app_label`, or all of
+    them for None. Permissions are created first, since Django only makes them after migrating."""
+    from django.contrib.auth.management import create_permissions
+
+    app_config = apps.get_app_config(app_label)
+    app_config.models_module = True
+    create_permissions(app_config, verbosity=0)
+    app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    perms = Permission.objects.filter(content_type__app_label=app_label)
+    for role, codenames in role_permissions.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.add(*(perms if codenames is None else perms.filter(codename__in=codenames)))

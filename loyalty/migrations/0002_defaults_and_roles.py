@@ -3,9 +3,9 @@ loyalty permissions of each staff role (loyalty/roles.py)."""
 
 from decimal import Decimal
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
+from crm.roles import grant_role_permissions
 from loyalty.roles import LOYALTY_ROLE_PERMISSIONS
 
 CHANNELS = ["store", "ec", "app", "phone", "catalog"]
@@ -24,16 +24,7 @@ def forwards(apps, schema_editor):
     for code, name, min_spend, multiplier in TIERS:
         Tier.objects.get_or_create(code=code, defaults={"name": name, "min_spend": min_spend, "multiplier": multiplier})
 
-    app_config = apps.get_app_config("loyalty")
-    app_config.models_module = True
-    create_permissions(app_config, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    perms = Permission.objects.filter(content_type__app_label="loyalty")
-    for role, codenames in LOYALTY_ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(*(perms if codenames is None else perms.filter(codename__in=codenames)))
+    grant_role_permissions(apps, "loyalty", LOYALTY_ROLE_PERMISSIONS)
 
 
 class Migration(migrations.Migration):
