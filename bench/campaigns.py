@@ -32,11 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tsunagu_bench_campaigns")
 
 from bench.common import (
-    configure_environment,
-    ensure_database,
     environment_line,
     median,
     percentile,
+    prepare_database,
     raw_connection,
     report,
     stopwatch,
@@ -280,15 +279,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     customers, orders = (50_000, 250_000) if args.small else (1_000_000, 5_000_000)
     mails = args.mails or (5_000 if args.small else 20_000)
-    url = configure_environment()
-    ensure_database(url)
     os.environ.setdefault("TSUNAGU_BASE_URL", "https://crm.example")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    prepare_database(parser)
     seeded = seed(customers, orders)
     summary_line = rebuild_summary(args.rebuild, seeded)
     segment_rows, count = bench_segment(args.runs)

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tsunagu_bench_channels_hub")
 
-from bench.common import configure_environment, ensure_database
+from bench.common import prepare_database
 
 INBOX_TARGET_P99_MS = 100
 AGENT_OPEN_TICKETS = 10_000
@@ -315,23 +315,14 @@ def main(argv=None) -> int:
     messages = args.messages or (1_000 if args.small else 4_000)
     requests = args.requests or (50 if args.small else 200)
 
-    url = configure_environment()
-    if not url.startswith(("postgres://", "postgresql://")):
-        parser.error("BENCH_DATABASE_URL must point at PostgreSQL")
-    ensure_database(url)
-    import django
-
-    django.setup()
+    prepare_database(parser)
     from django.conf import settings
-    from django.core.management import call_command
 
     # The page is rendered without collectstatic: plain static URLs instead of the hashed manifest.
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-
-    call_command("migrate", verbosity=0)
     from bench.common import environment_line, report, table
 
     ensure_customers(customers, args.seed)

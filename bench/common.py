@@ -49,6 +49,25 @@ def ensure_database(url: str) -> None:
             print(f"created database {name}", file=sys.stderr)
 
 
+def prepare_database(parser=None) -> str:
+    """Every benchmark's start: point Django at BENCH_DATABASE_URL (PostgreSQL only), create the
+    database if missing, set Django up and migrate. Returns the database URL."""
+    url = configure_environment()
+    if not url.startswith(("postgres://", "postgresql://")):
+        message = "BENCH_DATABASE_URL must point at PostgreSQL"
+        if parser is not None:
+            parser.error(message)
+        raise SystemExit(message)
+    ensure_database(url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return url
+
+
 def raw_connection():
     """A plain psycopg connection to the bench database, outside Django."""
     import psycopg

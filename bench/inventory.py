@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import configure_environment, ensure_database
+from bench.common import prepare_database
 
 P99_TARGET_MS = 20
 SYNC_TARGET_S = 3.0
@@ -316,16 +316,7 @@ def main(argv=None) -> int:
     locations, products = (20, 2_000) if args.small else (200, 10_000)
     requests, per_client, sync_rows = (100, 10, 2_000) if args.small else (200, 25, 10_000)
 
-    url = configure_environment()
-    if not url.startswith(("postgres://", "postgresql://")):
-        parser.error("BENCH_DATABASE_URL must point at PostgreSQL")
-    ensure_database(url)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    prepare_database(parser)
     from bench.common import environment_line, raw_connection, report, table
     from inventory.selectors import stock_mismatches
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import configure_environment, ensure_database, environment_line, report, stopwatch, table
+from bench.common import environment_line, prepare_database, report, stopwatch, table
 
 EXPIRY_TARGET_S = 60
 POINTS_PER_ACCOUNT = 1000
@@ -254,17 +254,7 @@ def main(argv=None) -> int:
     accounts = args.accounts or (100_000 if args.small else 1_000_000)
     operations = args.operations or (500 if args.small else 2_000)
 
-    url = configure_environment()
-    if not url.startswith(("postgres://", "postgresql://")):
-        parser.error("BENCH_DATABASE_URL must point at PostgreSQL")
-    ensure_database(url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    prepare_database(parser)
     text = run(accounts=accounts, operations=operations, seed=args.seed, expiry_only=args.expiry_only)
     report("loyalty" if not args.small else "loyalty_small", text)
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import configure_environment, ensure_database
+from bench.common import prepare_database
 
 CRM_BENCHES = ("seed", "search")
 APP_BENCHES = ("loyalty", "inventory", "channels_hub", "campaigns")
@@ -52,17 +52,7 @@ def main(argv=None) -> int:
 
 def run_crm_benches(which, args, parser) -> int:
 
-    url = configure_environment()
-    if not url.startswith(("postgres://", "postgresql://")):
-        parser.error("BENCH_DATABASE_URL must point at PostgreSQL")
-    ensure_database(url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    prepare_database(parser)
 
     from bench import customer_search, seed_customers
     from crm.models import Customer
