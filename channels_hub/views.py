@@ -11,9 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import selectors as crm_selectors
-from crm.models import Customer
 from crm.registry import customer_timeline
-from crm.views import staff_page
+from crm.views import customer_or_404, staff_page
 
 from . import selectors, services
 from .conf import hub_setting
@@ -206,18 +205,11 @@ def create_customer_from_lead(request, public_id):
     return redirect("crm:customer_detail", public_id=customer.public_id)
 
 
-def _customer_or_404(public_id: str) -> Customer:
-    customer = crm_selectors.get_customer(public_id)
-    if customer is None:
-        raise Http404(_("No customer with this id."))
-    return customer
-
-
 @require_POST
 @staff_page("channels_hub.add_message")
 def customer_contact(request, public_id, kind):
     """From the customer page: an agent logs a phone call, or store staff write a counter note."""
-    customer = _customer_or_404(public_id)
+    customer = customer_or_404(public_id)
     form = BodyForm(request.POST)
     if form.is_valid():
         try:

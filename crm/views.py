@@ -108,13 +108,19 @@ def _old_card_holder(query: str, found: list[Customer]) -> Customer | None:
     return holder
 
 
+def customer_or_404(public_id: str) -> Customer:
+    """The customer (for a merged id, the survivor) a staff page is about, or a 404 page."""
+    customer = selectors.get_customer(public_id)
+    if customer is None:
+        raise Http404(_("No customer with this id."))
+    return customer
+
+
 @require_GET
 @staff_page("crm.view_customer")
 def customer_detail(request, public_id):
     """The 360 page: every panel the staff member may see, in registry order, then the timeline."""
-    customer = selectors.get_customer(public_id)
-    if customer is None:
-        raise Http404(_("No customer with this id."))
+    customer = customer_or_404(public_id)
     if customer.public_id != public_id:
         messages.info(
             request,

@@ -2,15 +2,13 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import selectors as crm_selectors
 from crm.models import SalesChannel
-from crm.views import staff_page
+from crm.views import customer_or_404, staff_page
 
 from . import conf, selectors
 from .exceptions import InsufficientPoints, ReferenceConflict
@@ -22,9 +20,7 @@ from .services import adjust_points, redeem_points
 @staff_page("loyalty.add_pointtransaction")
 def counter(request, public_id):
     """Redeem or award points for the customer at the counter; both keep the staff member and reason."""
-    customer = crm_selectors.get_customer(public_id)
-    if customer is None:
-        raise Http404(_("No customer with this id."))
+    customer = customer_or_404(public_id)
     form = CounterForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
