@@ -34,7 +34,7 @@ def redis_worker():
 
     from crm.celery import app
 
-    url = "redis://127.0.0.1:6379/15"
+    url = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     try:
         redis.Redis.from_url(url).ping()
     except redis.ConnectionError:
