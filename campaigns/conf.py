@@ -8,6 +8,9 @@ CAMPAIGNS_STALLED_AFTER         a sending campaign with no progress for this lon
 CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait for the WAL flush (PostgreSQL
                                 synchronous_commit=off). Faster; a database crash (not a worker crash) may
                                 then lose the last fraction of a second of "sent" marks and resend those mails.
+CAMPAIGNS_LINE_REQUESTS_PER_SECOND  LINE push/multicast requests per second per batch (LINE allows 200 multicast/s
+                                per account; the default leaves room for a second worker)
+CAMPAIGNS_LINE_MULTICAST_SIZE   LINE recipients per multicast request (at most 500, LINE's limit)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 """
 
@@ -46,3 +49,11 @@ def base_url() -> str:
 
 def relaxed_commit() -> bool:
     return getattr(settings, "CAMPAIGNS_RELAXED_COMMIT", False)
+
+
+def line_requests_per_second() -> int:
+    return getattr(settings, "CAMPAIGNS_LINE_REQUESTS_PER_SECOND", 80)
+
+
+def line_multicast_size() -> int:
+    return getattr(settings, "CAMPAIGNS_LINE_MULTICAST_SIZE", 500)

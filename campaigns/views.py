@@ -272,10 +272,11 @@ def unsubscribe(request, token):
     recipient, _payload = recipient_for_token("unsubscribe", token)
     if recipient is None:
         return render(request, "campaigns/unsubscribe_invalid.html", status=404)
+    context = {"campaign": recipient.campaign, "line": recipient.channel == recipient.Channel.LINE}
     if request.method == "POST":
         unsubscribe_recipient(recipient=recipient)
-        return render(request, "campaigns/unsubscribe_done.html", {"campaign": recipient.campaign})
-    return render(request, "campaigns/unsubscribe_confirm.html", {"campaign": recipient.campaign, "token": token})
+        return render(request, "campaigns/unsubscribe_done.html", context)
+    return render(request, "campaigns/unsubscribe_confirm.html", {**context, "token": token})
 
 
 @never_cache

@@ -30,6 +30,7 @@ from .campaigns import finish_campaign_if_done
 
 logger = logging.getLogger(__name__)
 State = CampaignRecipient.State
+EMAIL = CampaignRecipient.Channel.EMAIL  # LINE recipients go through line_sending.py
 STATUS_CHECK_EVERY = 25  # messages between two looks at the campaign's status (pause / cancel)
 _PERMANENT = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
 
@@ -173,7 +174,7 @@ def effective_throttle(campaign: Campaign) -> int:
 
 def _suppress_late_opt_outs(campaign: Campaign, ids: list[int]) -> None:
     """Customers who opted out or landed on the suppression list after the audience was frozen."""
-    late = CampaignRecipient.objects.filter(pk__in=ids, state=State.PENDING).filter(
+    late = CampaignRecipient.objects.filter(pk__in=ids, state=State.PENDING, channel=EMAIL).filter(
         Q(customer__email_opt_in=False) | Exists(Suppression.objects.filter(email=OuterRef("email")))
     )
     CampaignRecipient.objects.filter(pk__in=late.values("pk")).update(
@@ -189,7 +190,7 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
         return 0
     _suppress_late_opt_outs(campaign, recipient_ids)
     rows = list(
-        CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING)
+        CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING, channel=EMAIL)
         .select_related("customer__home_store")
         .order_by("pk")
     )

@@ -1,0 +1,29 @@
+"""Every write of the LINE channel. Views, admin, commands, tasks and other apps call these."""
+
+from .accounts import configure_line_account
+from .consent import opt_out_of_line_marketing, record_follow
+from .inbound import process_line_event, receive_line_webhook
+from .linking import (
+    complete_account_link,
+    link_request_for_token,
+    prove_line_member,
+    purge_link_proofs,
+    start_account_link,
+)
+from .outbound import LineDeliveryFailed, send_reply_on_line, send_text
+
+__all__ = [
+    "LineDeliveryFailed",
+    "complete_account_link",
+    "configure_line_account",
+    "link_request_for_token",
+    "opt_out_of_line_marketing",
+    "process_line_event",
+    "prove_line_member",
+    "purge_link_proofs",
+    "receive_line_webhook",
+    "record_follow",
+    "send_reply_on_line",
+    "send_text",
+    "start_account_link",
+]
