@@ -30,6 +30,11 @@ class LineAccountForm(forms.ModelForm):
         help_text=_("Messaging API tab → Channel access token (long-lived). Leave empty to keep the stored one."),
     )  # fmt: skip
 
+    api_base = forms.URLField(
+        label=_("API base URL"), required=False, max_length=200, assume_scheme="https",
+        help_text=_("Empty for LINE itself; another server (e.g. the local fake) for development."),
+    )  # fmt: skip
+
     class Meta:
         fields = ["name", "label", "api_base", "link_keyword", "active"]
 
