@@ -263,8 +263,8 @@ def test_the_timeline_says_which_channel_the_campaign_came_by(line_account, fake
 
 # --- Creating LINE campaigns --------------------------------------------------------------------------
 def _body(segment, **extra):
-    return {"name": "LINE セール", "segment": segment.public_id, "subject": "セール", "from_email": "Shop <news@shop.example>",
-            "body_text": "セールです", **extra}  # fmt: skip
+    return {"name": "LINE セール", "segment": segment.public_id, "subject": "セール",
+            "from_email": "Shop <news@shop.example>", "body_text": "セールです", **extra}  # fmt: skip
 
 
 def test_a_line_campaign_is_created_through_the_api(line_account, api):
