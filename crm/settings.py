@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULE = {
     "channels-hub-mark-sla-breaches": {"task": "channels_hub.mark_sla_breaches", "schedule": 60 * 5},
     "campaigns-start-due": {"task": "campaigns.start_due_campaigns", "schedule": 60},
     "campaigns-requeue-stalled": {"task": "campaigns.requeue_stalled_sends", "schedule": 5 * 60},
+    "channels-hub-purge-line-link-proofs": {"task": "channels_hub.purge_line_link_proofs", "schedule": 60 * 60},
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -276,3 +277,6 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 TSUNAGU_BASE_URL = env.str("TSUNAGU_BASE_URL", default="http://127.0.0.1:8000")
+# Fernet keys (newest first) that encrypt stored secrets such as LINE channel secrets and access tokens;
+# empty: a key derived from SECRET_KEY (then changing SECRET_KEY means entering those secrets again).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
