@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import html
 import json
+import re
 import secrets
 import threading
 import time
@@ -350,6 +351,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+def _links(escaped: str) -> str:
+    """URLs in an already escaped text become links (the account-link page, campaign links)."""
+    return re.sub(r"https?://[^\s<>\"']+", lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+
+
 def _simulator_page(line: FakeLine) -> str:
     esc = html.escape
     with line.lock:
@@ -362,7 +368,7 @@ def _simulator_page(line: FakeLine) -> str:
         for e in reversed(sent)
     )
     rows_out = "".join(
-        f"<li>→ {esc(d['to'])} [{esc(d['api'])}]: <pre>{esc(d['text'])}</pre></li>" for d in reversed(received)
+        f"<li>→ {esc(d['to'])} [{esc(d['api'])}]: <pre>{_links(esc(d['text']))}</pre></li>" for d in reversed(received)
     )
     return f"""<!doctype html><meta charset=utf-8><title>Fake LINE</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}} pre{{white-space:pre-wrap;margin:0}}</style>
