@@ -199,6 +199,7 @@ CELERY_BEAT_SCHEDULE = {
     "campaigns-start-due": {"task": "campaigns.start_due_campaigns", "schedule": 60},
     "campaigns-requeue-stalled": {"task": "campaigns.requeue_stalled_sends", "schedule": 5 * 60},
     "channels-hub-purge-line-link-proofs": {"task": "channels_hub.purge_line_link_proofs", "schedule": 60 * 60},
+    "channels-hub-requeue-line-events": {"task": "channels_hub.requeue_line_events", "schedule": 5 * 60},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

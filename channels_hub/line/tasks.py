@@ -13,3 +13,12 @@ def process_line_event(event_pk: int) -> str:
 @shared_task(name="channels_hub.purge_line_link_proofs")
 def purge_line_link_proofs() -> int:
     return services.purge_link_proofs()
+
+
+@shared_task(name="channels_hub.requeue_line_events")
+def requeue_line_events() -> int:
+    """Safety net (beat, every 5 minutes): events whose processing was never queued or was lost run again."""
+    pks = services.stalled_line_events()
+    for pk in pks:
+        process_line_event.delay(pk)
+    return len(pks)

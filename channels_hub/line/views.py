@@ -27,11 +27,17 @@ def _problem(status: int, code: str, detail: str, errors: dict | None = None) ->
 @csrf_exempt  # LINE signs the body instead (X-Line-Signature)
 @require_POST
 def webhook(request, name):
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_WEBHOOK_BYTES:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_WEBHOOK_BYTES:
         return _problem(413, "too_large", "The body is too large.")
     try:
         body = request.body
     except RequestDataTooBig:
+        return _problem(413, "too_large", "The body is too large.")
+    if len(body) > MAX_WEBHOOK_BYTES:
         return _problem(413, "too_large", "The body is too large.")
     try:
         receive_line_webhook(name=name, body=body, signature=request.headers.get("X-Line-Signature", ""))

@@ -427,3 +427,31 @@ def test_the_admin_never_shows_the_secrets_back(line_account, client):
     assert response.status_code == 302
     line_account.refresh_from_db()
     assert line_account.label == "New label" and line_account.channel_secret == SECRET
+
+
+def test_an_event_whose_processing_was_lost_is_processed_by_the_safety_net(
+    line_account, fake_line, client, django_capture_on_commit_callbacks
+):
+    from channels_hub.line.tasks import requeue_line_events
+
+    body = _body(_event(message={"type": "text", "id": "77", "text": "届いてますか"}))
+    with django_capture_on_commit_callbacks(execute=False):  # the queued task is lost
+        assert _post(client, body, sign(body, SECRET)).status_code == 200
+    assert requeue_line_events() == 0  # too recent: it may still be on its way
+    LineWebhookEvent.objects.update(received_at=timezone.now() - dt.timedelta(minutes=6))
+    assert requeue_line_events() == 1
+    assert Message.objects.get().body == "届いてますか"
+    assert requeue_line_events() == 0
+
+
+def test_the_purge_erases_proofs_line_never_confirmed(line_account, fake_line, client):
+    from channels_hub.line.services import purge_link_proofs
+
+    CustomerFactory(member_number="123456789012", birth_date=dt.date(1985, 3, 3))
+    fake_line.say(ALICE, "会員連携")
+    url = urlsplit(_link_url(fake_line))
+    client.post(f"{url.path}?{url.query}", {"member_number": "123456789012", "birth_date": "1985-03-03"})
+    assert purge_link_proofs() == 0
+    assert purge_link_proofs(now=timezone.now() + dt.timedelta(minutes=31)) == 1
+    request = LineLinkRequest.objects.get()
+    assert request.proof_encrypted == "" and request.status == "failed"

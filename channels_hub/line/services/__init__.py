@@ -2,7 +2,7 @@
 
 from .accounts import configure_line_account
 from .consent import opt_out_of_line_marketing, record_follow
-from .inbound import process_line_event, receive_line_webhook
+from .inbound import process_line_event, receive_line_webhook, stalled_line_events
 from .linking import (
     complete_account_link,
     link_request_for_token,
@@ -25,5 +25,6 @@ __all__ = [
     "record_follow",
     "send_reply_on_line",
     "send_text",
+    "stalled_line_events",
     "start_account_link",
 ]

@@ -9,7 +9,7 @@ within seconds. `process_line_event` (a Celery task) does the work: messages int
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -110,7 +110,10 @@ def receive_line_webhook(*, name: str, body: bytes, signature: str) -> list[int]
         if new:
             from ..tasks import process_line_event as task
 
-            transaction.on_commit(lambda: [task.delay(pk) for pk in new])
+            # robust: a failure to queue (or, with eager Celery, to process) never turns LINE's 200 into a 500;
+            # the event stays pending in the table and is logged.
+            for pk in new:
+                transaction.on_commit(lambda pk=pk: task.delay(pk), robust=True)
     logger.info("line webhook account=%s events=%d new=%d", name, len(events), len(new))
     return new
 
@@ -242,3 +245,15 @@ _HANDLERS = {
     "postback": _on_postback,
     "accountLink": _on_account_link,
 }
+
+
+def stalled_line_events(*, now=None, after=timedelta(minutes=5), limit: int = 1000) -> list[int]:
+    """Events still pending some minutes after they arrived (at most a day back)."""
+    now = now or timezone.now()
+    return list(
+        LineWebhookEvent.objects.filter(
+            state=State.PENDING, received_at__lt=now - after, received_at__gt=now - timedelta(days=1)
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
