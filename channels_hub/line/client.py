@@ -19,6 +19,7 @@ from linebot.v3.messaging import (
     ApiClient,
     Configuration,
     MessagingApi,
+    MessagingApiBlob,
     MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
@@ -84,6 +85,18 @@ def _api_error(exc: ApiException) -> LineApiError:
     return LineApiError(int(exc.status or 0), message or str(exc.reason or ""), retry_after=retry_after)
 
 
+class _RoutedApiClient(ApiClient):
+    """Sends every operation to `host` when one is set (the SDK hard-codes api.line.me and
+    api-data.line.me per operation): the local fake, or a proxy in front of LINE."""
+
+    def __init__(self, configuration, *, host: str | None):
+        super().__init__(configuration)
+        self.host_override = host
+
+    def call_api(self, *args, _host=None, **kwargs):
+        return super().call_api(*args, _host=self.host_override or _host, **kwargs)
+
+
 @dataclass(frozen=True)
 class Sent:
     request_id: str = ""
@@ -99,9 +112,10 @@ class LineConnector:
         self.link_keyword = link_keyword
         self._secret = channel_secret
         self._token = access_token
-        self.api_base = (api_base or LINE_API_BASE).rstrip("/")
+        self.api_base = (api_base or "").rstrip("/")
         self.access_base = (api_base or LINE_ACCESS_BASE).rstrip("/")
         self._api: MessagingApi | None = None
+        self._blob: MessagingApiBlob | None = None
         self._lock = threading.Lock()
 
     def __repr__(self):  # never the secrets
@@ -117,17 +131,24 @@ class LineConnector:
             return False
 
     # --- outbound ---------------------------------------------------------------------------------
+    def _api_client(self) -> ApiClient:
+        configuration = Configuration(host=self.api_base or LINE_API_BASE, access_token=self._token)
+        # Connection failures are retried here; a request that reached LINE is retried by our own code,
+        # with the same retry key.
+        configuration.retries = urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0)
+        return _RoutedApiClient(configuration, host=self.api_base or None)
+
     def _client(self) -> MessagingApi:
         with self._lock:
             if self._api is None:
-                configuration = Configuration(host=self.api_base, access_token=self._token)
-                # Connection failures are retried here; a request that reached LINE is retried by our
-                # own code, with the same retry key.
-                configuration.retries = urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0)
-                api = MessagingApi(ApiClient(configuration))
-                api.line_base_path = self.api_base  # the SDK's operations use this, not Configuration.host
-                self._api = api
+                self._api = MessagingApi(self._api_client())
             return self._api
+
+    def _blob_client(self) -> MessagingApiBlob:
+        with self._lock:
+            if self._blob is None:
+                self._blob = MessagingApiBlob(self._api_client())
+            return self._blob
 
     def _call(self, operation: str, call) -> object:
         try:
@@ -180,6 +201,13 @@ class LineConnector:
     def display_name(self, line_user_id: str) -> str:
         response = self._call("profile", lambda: self._client().get_profile(line_user_id, _request_timeout=TIMEOUT))
         return (response.display_name or "")[:100]
+
+    def message_content(self, message_id: str) -> tuple[bytes, str]:
+        """What a user sent as an image (LINE keeps it for a limited time): the bytes and their type."""
+        response = self._call("content", lambda: self._blob_client().get_message_content_with_http_info(
+            message_id, _request_timeout=TIMEOUT))  # fmt: skip
+        headers = response.headers or {}
+        return bytes(response.data or b""), (headers.get("Content-Type") or "application/octet-stream")
 
     def account_link_url(self, *, link_token: str, nonce: str) -> str:
         return f"{self.access_base}/dialog/bot/accountLink?" + urlencode({"linkToken": link_token, "nonce": nonce})

@@ -30,6 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 _USER_PATH = "/v2/bot/user/"
+_CONTENT = re.compile(r"^/v2/bot/message/([0-9]+)/content$")
+# A 1×1 PNG: what every image a fake user sends looks like.
+PIXEL_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 _PROFILE_PATH = "/v2/bot/profile/"
 
 
@@ -312,6 +317,10 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/__fake__/delivered":
             with self.line.lock:
                 return self._answer(200, self.line.delivered)
+        if _CONTENT.match(parts.path):
+            if self.line.access_token and self.headers.get("Authorization") != f"Bearer {self.line.access_token}":
+                return self._answer(401, {"message": "Authentication failed."})
+            return self._answer(200, PIXEL_PNG, content_type="image/png")
         status, answer, headers = self.line.handle_api("GET", parts.path, self.headers, b"")
         return self._answer(status, answer, headers)
 

@@ -4,16 +4,18 @@ the link we sent them). Thin: call the services."""
 import logging
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.exceptions import DomainError
+from crm.views import staff_page
 
+from .client import LineApiError
 from .exceptions import LinkRequestInvalid
 from .forms import MemberProofForm
-from .services import link_request_for_token, prove_line_member, receive_line_webhook
+from .services import image_of_message, link_request_for_token, prove_line_member, receive_line_webhook
 from .services.inbound import MAX_WEBHOOK_BYTES
 
 logger = logging.getLogger(__name__)
@@ -77,3 +79,21 @@ def link(request, name):
         else:
             return HttpResponseRedirect(url)
     return render(request, "channels_hub/line_link.html", {"form": form}, status=status)
+
+
+@require_GET
+@staff_page("channels_hub.view_ticket")
+def image(request, public_id):
+    """An image a LINE user sent, fetched from LINE when an agent opens it (nothing is stored here)."""
+    try:
+        content, content_type = image_of_message(public_id=public_id)
+    except LookupError as exc:
+        raise Http404(str(exc)) from exc
+    except LineApiError as exc:
+        return HttpResponse(f"LINE {exc.status}", status=502 if exc.status != 404 else 404, content_type="text/plain")
+    if not content_type.startswith("image/") or content_type.startswith("image/svg"):
+        content_type = "application/octet-stream"  # never rendered as a page
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -455,3 +455,20 @@ def test_the_purge_erases_proofs_line_never_confirmed(line_account, fake_line, c
     assert purge_link_proofs(now=timezone.now() + dt.timedelta(minutes=31)) == 1
     request = LineLinkRequest.objects.get()
     assert request.proof_encrypted == "" and request.status == "failed"
+
+
+def test_an_agent_opens_an_image_a_line_user_sent(line_account, fake_line, client):
+    from channels_hub.line.fake import PIXEL_PNG
+
+    fake_line.image(ALICE)
+    message = Message.objects.get()
+    client.force_login(UserFactory(role="agent"))
+    page = client.get(f"/hub/tickets/{message.ticket.public_id}/").content.decode()
+    url = f"/hub/line/messages/{message.public_id}/image/"
+    assert url in page
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png" and response.content == PIXEL_PNG
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert client.get("/hub/line/messages/msg_nope/image/").status_code == 404
+    client.logout()
+    assert client.get(url).status_code == 302  # staff only

@@ -10,12 +10,13 @@ from .linking import (
     purge_link_proofs,
     start_account_link,
 )
-from .outbound import LineDeliveryFailed, send_reply_on_line, send_text
+from .outbound import LineDeliveryFailed, image_of_message, send_reply_on_line, send_text
 
 __all__ = [
     "LineDeliveryFailed",
     "complete_account_link",
     "configure_line_account",
+    "image_of_message",
     "link_request_for_token",
     "opt_out_of_line_marketing",
     "process_line_event",

@@ -120,3 +120,15 @@ def send_reply_on_line(message: Message) -> LineDelivery:
     delivery.save(update_fields=["method", "request_id"])
     logger.info("line reply sent message_id=%s method=%s", message.public_id, delivery.method)
     return delivery
+
+
+def image_of_message(*, public_id: str) -> tuple[bytes, str]:
+    """The content of an image message from LINE; LookupError when the message is not a LINE image or
+    its account is gone. LineApiError when LINE does not have it (any more)."""
+    message = Message.objects.filter(public_id=public_id, channel=Channel.LINE).first()
+    image = next((a for a in (message.attachments if message else []) if a.get("type") == "line/image"), None)
+    event = message.line_events.first() if image else None
+    connector = connector_by_pk(event.account_id) if event else None
+    if connector is None or not image.get("line_message_id"):
+        raise LookupError("No LINE image with this id.")
+    return connector.message_content(str(image["line_message_id"]))
