@@ -39,6 +39,7 @@ from .services import (
     update_campaign,
     update_segment,
 )
+from .services.line_sending import render_line_text
 from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, render_for
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -200,6 +201,11 @@ def campaign_preview(request, public_id):
         products=featured_products(campaign), track=False,
     )  # fmt: skip
     context.update(rendered=rendered, customer=customer)
+    if campaign.channel != Campaign.Channel.EMAIL:
+        context["line_text"] = render_line_text(
+            campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
+            products=featured_products(campaign),
+        )  # fmt: skip
     return render(request, "campaigns/_campaign_preview.html", context)
 
 

@@ -322,3 +322,12 @@ def test_the_staff_form_creates_a_line_campaign(line_account, client):
     })  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Campaign.objects.get().line_text == "LINEだけ"
+
+
+def test_the_preview_shows_the_line_message_escaped(line_account, client):
+    from tests.crm.factories import UserFactory
+
+    campaign = line_campaign(line_account, line_text="{{ customer.family_name }}様 <b>LINE限定</b>")
+    client.force_login(UserFactory(role="marketer"))
+    page = client.get(f"/campaigns/{campaign.public_id}/preview/").content.decode()
+    assert "見本様 &lt;b&gt;LINE限定&lt;/b&gt;" in page
