@@ -59,11 +59,15 @@ def reachable_line_user(*, account_id: int):
 
 
 def render_line_text(campaign: Campaign, *, customer: dict, customer_id: str, products: list[dict]) -> str:
-    from .sending import urls_for
+    from ..tokens import make_token
+
+    def unsubscribe_url() -> str:  # a callable: signed only when the template uses it
+        token = make_token("unsubscribe", campaign_id=campaign.public_id, customer_id=customer_id)
+        return f"{conf.base_url()}/campaigns/u/{token}/"
 
     context = {
         "customer": customer,
-        "unsubscribe_url": urls_for(campaign, customer_id)["unsubscribe"],
+        "unsubscribe_url": unsubscribe_url,
         "products": products,
         "campaign_name": campaign.name,
     }
