@@ -209,6 +209,17 @@ class LineConnector:
         headers = response.headers or {}
         return bytes(response.data or b""), (headers.get("Content-Type") or "application/octet-stream")
 
+    def follower_ids(self):
+        """Every user who has the account as a friend (LINE offers this to verified and premium accounts)."""
+        start = None
+        while True:
+            page = self._call("followers", lambda start=start: self._client().get_followers(
+                start=start, limit=1000, _request_timeout=TIMEOUT))  # fmt: skip
+            yield from page.user_ids or []
+            start = page.next
+            if not start:
+                return
+
     def account_link_url(self, *, link_token: str, nonce: str) -> str:
         return f"{self.access_base}/dialog/bot/accountLink?" + urlencode({"linkToken": link_token, "nonce": nonce})
 

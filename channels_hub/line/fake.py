@@ -63,7 +63,7 @@ class FakeLine:
         self.accepted_keys: dict[str, str] = {}
         self.link_tokens: dict[str, dict] = {}  # token -> {user, used}
         self.reply_tokens: dict[str, dict] = {}  # token -> {user, used}
-        self.profiles: dict[str, str] = {}
+        self.profiles: dict[str, str] = {}  # the account's friends: user id -> display name
         self.webhook_log: list[dict] = []  # events sent to Tsunagu: {event, status}
         self._failures: list[tuple[int, str, float | None]] = []
         self.hold_at: int | None = None  # the n-th push/multicast is held until `release` is set
@@ -147,13 +147,15 @@ class FakeLine:
         return self.send_event(event)
 
     def follow(self, user_id: str, display_name: str = "") -> dict:
-        if display_name:
-            self.profiles[user_id] = display_name
+        with self.lock:
+            self.profiles[user_id] = display_name or self.profiles.get(user_id) or "LINE user"
         event = self._base_event("follow", user_id)
         event["follow"] = {"isUnblocked": False}
         return self.send_event(event)
 
     def unfollow(self, user_id: str) -> dict:
+        with self.lock:
+            self.profiles.pop(user_id, None)  # LINE shows no profile of a user who blocked the account
         return self.send_event(self._base_event("unfollow", user_id, reply=False))
 
     def postback(self, user_id: str, data: str) -> dict:
@@ -198,7 +200,7 @@ class FakeLine:
         return {"event": event, "status": status}
 
     # --- the API -----------------------------------------------------------------------------------
-    def handle_api(self, method: str, path: str, headers, body: bytes) -> tuple[int, dict, dict]:
+    def handle_api(self, method: str, path: str, headers, body: bytes, query=None) -> tuple[int, dict, dict]:
         if self.access_token and headers.get("Authorization") != f"Bearer {self.access_token}":
             return 401, {"message": "Authentication failed. Confirm that the access token is correct."}, {}
         key = headers.get("X-Line-Retry-Key") or ""
@@ -249,6 +251,15 @@ class FakeLine:
             with self.lock:
                 self.link_tokens[token] = {"user": user, "used": False}
             return self._record(path, 200, body, key, {"linkToken": token})
+        if method == "GET" and path == "/v2/bot/followers/ids":
+            with self.lock:
+                friends = sorted(self.profiles)
+            start = int((query or {}).get("start", ["0"])[0] or 0)
+            limit = int((query or {}).get("limit", ["1000"])[0] or 1000)
+            page = {"userIds": friends[start : start + limit]}
+            if start + limit < len(friends):
+                page["next"] = str(start + limit)
+            return self._record(path, 200, body, key, page)
         if method == "GET" and path.startswith(_PROFILE_PATH):
             user = path[len(_PROFILE_PATH) :]
             name = self.profiles.get(user)
@@ -321,7 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.line.access_token and self.headers.get("Authorization") != f"Bearer {self.line.access_token}":
                 return self._answer(401, {"message": "Authentication failed."})
             return self._answer(200, PIXEL_PNG, content_type="image/png")
-        status, answer, headers = self.line.handle_api("GET", parts.path, self.headers, b"")
+        status, answer, headers = self.line.handle_api("GET", parts.path, self.headers, b"", parse_qs(parts.query))
         return self._answer(status, answer, headers)
 
     def do_POST(self):

@@ -472,3 +472,28 @@ def test_an_agent_opens_an_image_a_line_user_sent(line_account, fake_line, clien
     assert client.get("/hub/line/messages/msg_nope/image/").status_code == 404
     client.logout()
     assert client.get(url).status_code == 302  # staff only
+
+
+def test_a_friend_from_before_the_account_was_connected_counts_as_following(line_account, fake_line):
+    fake_line.profiles[ALICE] = "ありす"  # a friend; no follow event ever reached Tsunagu
+    fake_line.say(ALICE, "こんにちは")
+    follower = LineFollower.objects.get(line_user_id=ALICE)
+    assert follower.follows and follower.display_name == "ありす"
+    fake_line.say(BOB, "hi")  # not a friend: LINE shows no profile
+    assert not LineFollower.objects.get(line_user_id=BOB).follows
+
+
+def test_the_followers_command_records_the_accounts_friends(line_account, fake_line):
+    for n in range(1, 4):
+        fake_line.profiles[user_id(n)] = f"friend {n}"
+    fake_line.unfollow(user_id(9))  # someone who blocked before
+    out = StringIO()
+    call_command("line_followers", name="shop", stdout=out)
+    assert set(LineFollower.objects.filter(follows=True).values_list("line_user_id", flat=True)) == {
+        user_id(1),
+        user_id(2),
+        user_id(3),
+    }
+    assert "3" in out.getvalue()
+    call_command("line_followers", name="shop", stdout=StringIO())  # again: nothing changes
+    assert LineFollower.objects.filter(follows=True).count() == 3

@@ -1,7 +1,7 @@
 """Every write of the LINE channel. Views, admin, commands, tasks and other apps call these."""
 
 from .accounts import configure_line_account
-from .consent import opt_out_of_line_marketing, record_follow
+from .consent import import_line_followers, opt_out_of_line_marketing, record_follow
 from .inbound import process_line_event, receive_line_webhook, stalled_line_events
 from .linking import (
     complete_account_link,
@@ -17,6 +17,7 @@ __all__ = [
     "complete_account_link",
     "configure_line_account",
     "image_of_message",
+    "import_line_followers",
     "link_request_for_token",
     "opt_out_of_line_marketing",
     "process_line_event",

@@ -52,3 +52,15 @@ def opt_out_of_line_marketing(*, account_id: int, line_user_id: str, at: datetim
     if done:
         logger.info("line campaign opt-out account_pk=%d", account_id)
     return bool(done)
+
+
+def import_line_followers(*, connector, at: datetime | None = None) -> int:
+    """Record the account's current friends as following (an account connected to Tsunagu after people
+    added it never received their follow events). Returns how many follows were new. A later unfollow
+    event still wins; an older one no longer does."""
+    at = at or timezone.now()
+    changed = 0
+    for line_user_id in connector.follower_ids():
+        changed += record_follow(account_id=connector.pk, line_user_id=line_user_id[:64], follows=True, at=at)
+    logger.info("line followers imported account=%s new=%d", connector.name, changed)
+    return changed

@@ -143,16 +143,20 @@ def _done(event: LineWebhookEvent, state: str, *, error: str = "", **fields) -> 
 
 
 def _known_name(event: LineWebhookEvent, connector: LineConnector) -> str:
-    """The user's LINE display name, asked of LINE once per account and user."""
+    """The user's LINE display name, asked of LINE once per account and user. LINE shows a profile only
+    to an account the user has added as a friend: for a user whose follow we never saw (a friend from
+    before the account was connected to Tsunagu), a profile is that follow."""
     row = follower(account_id=connector.pk, line_user_id=event.line_user_id)
-    if row.display_name:
+    if row.display_name and row.follow_changed_at is not None:
         return row.display_name
     try:
         name = connector.display_name(event.line_user_id)
     except LineApiError:
-        return ""
-    if name:
+        return row.display_name
+    if name and name != row.display_name:
         type(row).objects.filter(pk=row.pk).update(display_name=name)
+    if row.follow_changed_at is None:
+        record_follow(account_id=connector.pk, line_user_id=event.line_user_id, follows=True, at=event.occurred_at)
     return name
 
 
