@@ -497,3 +497,16 @@ def test_the_followers_command_records_the_accounts_friends(line_account, fake_l
     assert "3" in out.getvalue()
     call_command("line_followers", name="shop", stdout=StringIO())  # again: nothing changes
     assert LineFollower.objects.filter(follows=True).count() == 3
+
+
+def test_a_message_the_user_unsends_is_no_longer_shown(line_account, fake_line):
+    result = fake_line.say(ALICE, "間違えて送りました")
+    message_id = result["event"]["message"]["id"]
+    event = fake_line._base_event("unsend", BOB, reply=False)
+    event["unsend"] = {"messageId": message_id}
+    fake_line.send_event(event)  # someone else cannot unsend it
+    assert Message.objects.get().body == "間違えて送りました"
+    event = fake_line._base_event("unsend", ALICE, reply=False)
+    event["unsend"] = {"messageId": message_id}
+    fake_line.send_event(event)
+    assert Message.objects.get().body != "間違えて送りました"

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import Channel
 
+from ...models import Message
 from ...services.inbound import Sender, receive_message
 from ..client import LineApiError, LineConnector, connector_by_pk, connector_for
 from ..exceptions import InvalidLineSignature, LineAccountUnknown
@@ -242,12 +243,26 @@ def _on_account_link(event: LineWebhookEvent, connector: LineConnector) -> str:
     return State.PROCESSED if outcome == "linked" else State.IGNORED
 
 
+def _on_unsend(event: LineWebhookEvent, connector: LineConnector) -> str:
+    """The user took a message back: LINE asks services to stop showing it. Staff see that it was unsent."""
+    unsend = event.payload.get("unsend") if isinstance(event.payload.get("unsend"), dict) else {}
+    message_id = str(unsend.get("messageId") or "")[:255]
+    hidden = 0
+    if message_id:
+        hidden = Message.objects.filter(
+            channel=Channel.LINE, external_message_id=message_id, line_events__line_user_id=event.line_user_id
+        ).update(body=_("(unsent by the customer)"), attachments=[])
+    _done(event, State.PROCESSED if hidden else State.IGNORED)
+    return State.PROCESSED if hidden else State.IGNORED
+
+
 _HANDLERS = {
     "message": _on_message,
     "follow": _on_follow,
     "unfollow": _on_unfollow,
     "postback": _on_postback,
     "accountLink": _on_account_link,
+    "unsend": _on_unsend,
 }
 
 
