@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 1_000_000
 MAX_EVENTS = 500
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 LINK_POSTBACK = "tsunagu:link"
 State = LineWebhookEvent.State
 
@@ -74,8 +75,10 @@ def _clean_events(body: bytes) -> list[dict]:
         if not isinstance(token, str) or len(token) > 255:
             raise ValidationError({f"events.{i}.replyToken": [_("At most %(n)d characters.") % {"n": 255}]})
         context = event.get("deliveryContext") if isinstance(event.get("deliveryContext"), dict) else {}
+        if at > timezone.now() + MAX_CLOCK_SKEW:
+            at = timezone.now()  # a clock far ahead would otherwise win every later follow/unfollow
         cleaned.append({
-            "id": event_id, "kind": kind, "at": min(at, timezone.now()), "user": user, "reply_token": token,
+            "id": event_id, "kind": kind, "at": at, "user": user, "reply_token": token,
             "redelivery": bool(context.get("isRedelivery")), "group": source.get("type") not in (None, "user"),
             "raw": event,
         })  # fmt: skip
