@@ -80,7 +80,7 @@ def check_broker() -> str:
 
     try:
         # A fresh connection each time: a pooled one may look connected to a broker that has gone.
-        with app.connection_for_write(connect_timeout=2) as conn:
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=3)
     except Exception:
         logger.warning("readyz: broker unreachable", exc_info=True)

@@ -22,7 +22,7 @@ class Formatter(JsonFormatter):
         kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
         super().__init__(FIELDS, *args, **kwargs)
 
-    def formatTime(self, record, datefmt=None):  # noqa: N802  (logging's name)
+    def formatTime(self, record, datefmt=None):
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
     def add_fields(self, log_record, record, message_dict):

@@ -35,10 +35,10 @@ celery_tasks = Counter(
 celery_task_seconds = Histogram(
     "tsunagu_celery_task_duration_seconds", "Run time of Celery tasks.", ["task"], buckets=TASK_BUCKETS
 )
-mails = Counter(
-    "tsunagu_mails_total", "Mails handed to the mail backend: outcome is sent or failed.", ["outcome"]
+mails = Counter("tsunagu_mails_total", "Mails handed to the mail backend: outcome is sent or failed.", ["outcome"])
+orders_recorded = Counter(
+    "tsunagu_orders_recorded_total", "Orders recorded (committed), by sales channel.", ["channel"]
 )
-orders_recorded = Counter("tsunagu_orders_recorded_total", "Orders recorded (committed), by sales channel.", ["channel"])
 
 
 # --- Celery task outcomes -----------------------------------------------------------------------
@@ -120,7 +120,9 @@ class QueueLengthCollector:
     """Messages waiting in each Celery queue (not counting those a worker has taken)."""
 
     def collect(self):
-        gauge = GaugeMetricFamily("tsunagu_celery_queue_length", "Messages waiting in each Celery queue.", labels=["queue"])
+        gauge = GaugeMetricFamily(
+            "tsunagu_celery_queue_length", "Messages waiting in each Celery queue.", labels=["queue"]
+        )
         up = GaugeMetricFamily("tsunagu_celery_broker_up", "1 when the broker answered this scrape.")
         if not settings.CELERY_BROKER_URL:
             return
@@ -144,7 +146,7 @@ def queue_lengths() -> dict[str, int]:
     from ..celery import app
 
     lengths = {}
-    with app.connection_for_read(connect_timeout=2) as conn:
+    with app.connection_for_read(url=settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=3)
         channel = conn.channel()
         try:

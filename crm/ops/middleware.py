@@ -87,9 +87,10 @@ def request_metrics(get_response):
         by_status.labels(str(status), view, method).inc()
         latency.labels(view, method).observe(elapsed)
         if log_requests:
+            route = match.route if match is not None else None
             access_log.info(
-                "request",
-                extra={"method": method, "route": match.route if match is not None else None, "view": view,
+                "%s %s %s %.1f ms", method, route, status, elapsed * 1000,
+                extra={"method": method, "route": route, "view": view,
                        "status": status, "duration_ms": round(elapsed * 1000, 2)},
             )  # fmt: skip
         return response
