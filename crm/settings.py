@@ -326,6 +326,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "django_guid.log_filters.CorrelationId"},
         "celery_task": {"()": "crm.ops.logs.CeleryTaskFilter"},
+        "request_path": {"()": "crm.ops.logs.RequestPathFilter"},
     },
     "formatters": {
         "json": {"()": "crm.ops.logs.Formatter"},
@@ -335,7 +336,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
-            "filters": ["request_id", "celery_task"],
+            "filters": ["request_id", "celery_task", "request_path"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -40,3 +40,17 @@ class CeleryTaskFilter:
             record.task = task.name
             record.task_id = task.request.id
         return True
+
+
+class RequestPathFilter:
+    """Django logs refused requests as "Not Found: /path": a path can carry an email or a token that
+    an integration put there. Such records name the URL pattern that matched instead (or "-")."""
+
+    def filter(self, record):
+        request = getattr(record, "request", None)
+        path = getattr(request, "path", None)
+        if path and isinstance(record.args, tuple) and path in record.args:
+            match = getattr(request, "resolver_match", None)
+            route = "/" + match.route if match is not None and match.route else "-"
+            record.args = tuple(route if arg == path else arg for arg in record.args)
+        return True
