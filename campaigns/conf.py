@@ -8,6 +8,8 @@ CAMPAIGNS_STALLED_AFTER         a sending campaign with no progress for this lon
 CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait for the WAL flush (PostgreSQL
                                 synchronous_commit=off). Faster; a database crash (not a worker crash) may
                                 then lose the last fraction of a second of "sent" marks and resend those mails.
+CAMPAIGNS_MARK_SENT_PATIENCE    how long a worker keeps trying to record "sent" for a mail the server accepted while the
+                                database was unreachable (after that the mail may be sent again)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 """
 
@@ -46,3 +48,7 @@ def base_url() -> str:
 
 def relaxed_commit() -> bool:
     return getattr(settings, "CAMPAIGNS_RELAXED_COMMIT", False)
+
+
+def mark_sent_patience() -> timedelta:
+    return getattr(settings, "CAMPAIGNS_MARK_SENT_PATIENCE", timedelta(minutes=5))
