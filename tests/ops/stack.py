@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -51,8 +52,9 @@ class PrivatePostgres:
     """A throwaway cluster under `directory` on `port`: trust auth on loopback, fsync on (a restart
     must keep every committed row, as a real one does)."""
 
-    def __init__(self, directory: Path, port: int | None = None):
-        self.directory = Path(directory)
+    def __init__(self, port: int | None = None):
+        # its own folder under /tmp: the postgres user cannot enter pytest's root-only tmp_path
+        self.directory = Path(tempfile.mkdtemp(prefix="tsunagu-pg-"))
         self.data = self.directory / "data"
         self.port = port or free_port()
         self.log = self.directory / "postgres.log"
@@ -70,13 +72,20 @@ class PrivatePostgres:
         return self
 
     def _run(self, cmd, check=True):
-        return subprocess.run(_as_postgres(cmd), check=check, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(_as_postgres(cmd), capture_output=True, text=True, timeout=120)
+        if check and done.returncode:
+            raise AssertionError(f"{cmd[0]} failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+        return done
 
     def start(self):
         self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start"])
 
     def stop(self, mode: str = "fast"):
         self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop"], check=False)
+
+    def remove(self):
+        self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def restart(self, mode: str = "fast"):
         self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-m", mode, "-w", "-t", "60",
