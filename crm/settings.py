@@ -293,6 +293,9 @@ MIDDLEWARE = [
 ]
 # /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without, loopback only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Multiprocess metrics: each process writes under PROMETHEUS_MULTIPROC_DIR; a scrape sums the files of
+# the directories matching METRICS_COLLECT_GLOB (default: that one directory).
+METRICS_COLLECT_GLOB = env.str("METRICS_COLLECT_GLOB", default="")
 ACCESS_LOG = env.bool("ACCESS_LOG", default=True)  # one JSON line per request (route, status, time)
 PROMETHEUS_LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
 # Database time: django-prometheus' backends time every statement (django_db_query_duration_seconds).

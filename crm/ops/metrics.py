@@ -10,6 +10,7 @@ scrape of any web process adds them up, so one scrape sees the web workers and t
 that machine.
 """
 
+import glob
 import logging
 import os
 import time
@@ -161,11 +162,25 @@ def queue_lengths() -> dict[str, int]:
     return lengths
 
 
+class MergedFiles:
+    """The multiprocess files of several directories, summed as one machine: METRICS_COLLECT_GLOB lets
+    the web container of the compose file read the workers' containers too (each container writes to
+    its own directory of a shared volume, since process ids repeat across containers)."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+
+    def collect(self):
+        files = sorted(glob.glob(os.path.join(self.pattern, "*.db")))
+        return multiprocess.MultiProcessCollector.merge(files, accumulate=True)
+
+
 def exposition() -> bytes:
     """The text a scrape gets: this machine's processes (multiprocess mode) or this process alone."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(MergedFiles(settings.METRICS_COLLECT_GLOB or directory))
     else:
         from prometheus_client import REGISTRY as registry
     output = generate_latest(registry)

@@ -186,3 +186,21 @@ def test_multiprocess_mode_adds_up_every_process_of_the_machine(tmp_path, monkey
              for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
     assert found[("tsunagu_orders_recorded_total", (("channel", "ec"),))] == 4
     assert found[("tsunagu_mails_total", (("outcome", "sent"),))] == 2
+
+
+def test_containers_writing_to_their_own_directories_are_summed_by_a_glob(tmp_path, monkeypatch, settings):
+    """The compose file: web and each worker container write to /metrics/<service> (process ids repeat
+    across containers), the web container reads /metrics/*."""
+    script = "import django; django.setup()\nfrom crm.ops import metrics\nmetrics.mails.labels('sent').inc(3)\n"
+    for service in ("web", "worker-mail"):
+        env = {
+            **os.environ,
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / service),
+            "DJANGO_SETTINGS_MODULE": "crm.settings",
+        }
+        (tmp_path / service).mkdir()
+        subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=60)  # noqa: S603
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "web"))
+    settings.METRICS_COLLECT_GLOB = str(tmp_path / "*")
+    text = metrics.exposition().decode()
+    assert 'tsunagu_mails_total{outcome="sent"} 6.0' in text
