@@ -48,7 +48,8 @@ def captured_logs(settings):
         logging.getLogger(app).setLevel(logging.NOTSET)
 
 
-def test_a_request_id_from_x_request_id_is_kept_and_returned(client, captured_logs):
+def test_a_request_id_from_x_request_id_is_kept_and_returned(client, captured_logs, settings):
+    settings.ACCESS_LOG = True
     given = str(uuid.uuid4())
     response = client.get("/api/v1/customers/", HTTP_X_REQUEST_ID=given)
     assert response["X-Request-ID"] == given
@@ -90,6 +91,7 @@ def test_the_request_id_travels_with_the_celery_tasks_a_request_queues():
 
 def test_a_days_work_logs_no_emails_phones_or_names(api, captured_logs, settings, django_capture_on_commit_callbacks):
     settings.TSUNAGU_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.ACCESS_LOG = True
     store, warehouse = StoreFactory(code="SHIBUYA"), WarehouseFactory()
     coat = ProductFactory(sku="COAT-1", price=20000)
     stock(coat, warehouse)
