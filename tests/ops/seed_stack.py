@@ -16,6 +16,8 @@ from tests.crm.factories import CustomerFactory, ProductFactory, StoreFactory, W
 
 
 def main(options: dict) -> dict:
+    if options.get("orders_only"):
+        return {"orders": record_orders(options["orders_only"], options.get("prefix", "X"))}
     store, warehouse = StoreFactory(code="SHIBUYA"), WarehouseFactory()
     products = [ProductFactory(sku=f"SKU-{n}", price=3000) for n in range(options.get("products", 3))]
     for product in products:
@@ -32,11 +34,33 @@ def main(options: dict) -> dict:
     _, key = create_api_key(
         name="stack test", scopes=["orders:write", "customers:read", "campaigns:read", "campaigns:write"]
     )
+    if options.get("orders"):
+        record_orders(options["orders"], options.get("prefix", "A"))
     return {
         "api_key": key, "store": store.code, "skus": [p.sku for p in products],
         "customers": [c.public_id for c in customers], "emails": [c.email for c in customers],
         "campaign": campaign.public_id,
     }  # fmt: skip
+
+
+def record_orders(count: int, prefix: str) -> list[str]:
+    """Store sales through the order service, so that points and stock ledgers move with them."""
+    from django.utils import timezone
+
+    from crm.models import Customer, Product, Store
+    from crm.services.orders import record_order
+
+    store, products = Store.objects.get(code="SHIBUYA"), list(Product.objects.order_by("sku"))
+    customers = list(Customer.objects.order_by("pk"))
+    ids = []
+    for n in range(count):
+        order, _ = record_order(
+            source="seed", external_ref=f"{prefix}-{n}", channel="store", store=store, ordered_at=timezone.now(),
+            customer=customers[n % len(customers)],
+            lines=[{"product": products[n % len(products)], "quantity": 1 + n % 3, "unit_price": 3000}],
+        )  # fmt: skip
+        ids.append(order.public_id)
+    return ids
 
 
 if __name__ == "__main__":
