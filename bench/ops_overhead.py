@@ -1,7 +1,7 @@
 """What the operations middleware adds to each request (issue 16): request id, metrics, access log.
 
 Two measures, each interleaved round by round so that the shared machine's load falls on all variants:
-1. in-process: Django's WSGI handler called directly on a trivial view, µs per request;
+1. in-process: Django's WSGI handler called directly on a trivial view, CPU µs per request;
 2. served: gunicorn (1 sync worker) under wrk on 127.0.0.1, requests/s of the trivial view and of a
    view running one `SELECT 1` (which adds the metered database backend's cost).
 
@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {  # name: environment
     "none": {"BENCH_OPS": "none", "BENCH_DB_METRICS": "0"},
+    "request id only (django-guid)": {"BENCH_OPS": "request id only", "BENCH_DB_METRICS": "0"},
+    "request metrics only": {"BENCH_OPS": "metrics only", "BENCH_DB_METRICS": "0"},
     "ops (as shipped)": {"BENCH_OPS": "ops", "BENCH_DB_METRICS": "1"},
     "ops + ACCESS_LOG=true": {"BENCH_OPS": "ops", "BENCH_DB_METRICS": "1", "ACCESS_LOG": "true"},
     "library middleware pair": {"BENCH_OPS": "library", "BENCH_DB_METRICS": "1"},
@@ -48,23 +50,23 @@ import io, os, sys, time, django
 django.setup()
 from django.core.handlers.wsgi import WSGIHandler
 handler = WSGIHandler()
-environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/bench/trivial/", "SERVER_NAME": "testserver",
+environ = {"REQUEST_METHOD": "GET", "PATH_INFO": sys.argv[2], "SERVER_NAME": "testserver",
            "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
            "HTTP_HOST": "testserver", "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"}
 def start_response(status, headers): assert status.startswith("200"), status
 n = int(sys.argv[1])
 for _ in range(500): b"".join(handler(dict(environ), start_response))
-t = time.perf_counter()
+t = time.process_time()  # CPU time: steadier than the wall clock on a machine others load too
 for _ in range(n): b"".join(handler(dict(environ), start_response))
-print((time.perf_counter() - t) / n * 1e6)
+print((time.process_time() - t) / n * 1e6)
 """
 
 
-def in_process(variant_env: dict, n: int) -> float:
+def in_process(variant_env: dict, n: int, path: str = "/bench/trivial/") -> float:
     env = {**base_env(), **variant_env}
     with tempfile.TemporaryDirectory() as metrics:
         env["PROMETHEUS_MULTIPROC_DIR"] = metrics
-        out = subprocess.run([sys.executable, "-c", IN_PROCESS, str(n)], env=env, cwd=ROOT, capture_output=True,  # noqa: S603
+        out = subprocess.run([sys.executable, "-c", IN_PROCESS, str(n), path], env=env, cwd=ROOT, capture_output=True,  # noqa: S603
                              text=True, check=True, stdin=subprocess.DEVNULL)  # fmt: skip
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -116,14 +118,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=5000, help="in-process requests per round")
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per served round")
+    parser.add_argument("--no-served", action="store_true", help="in-process figures only")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
+    if not args.no_served and not shutil.which("wrk"):
         print("wrk is needed for the served figures: apt-get install wrk", file=sys.stderr)
         return 1
     results: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.rounds):
         for name, variant in VARIANTS.items():
             results.setdefault((name, "in-process µs/request"), []).append(in_process(variant, args.requests))
+            results.setdefault((name, "in-process SELECT 1"), []).append(
+                in_process(variant, args.requests, "/bench/query/")
+            )
             results.setdefault((name, "served trivial req/s"), []).append(
                 served(variant, "/bench/trivial/", args.seconds)
             )
@@ -131,17 +137,23 @@ def main() -> int:
                 served(variant, "/bench/query/", args.seconds)
             )
     print(f"\nOperations middleware overhead, {args.rounds} interleaved rounds, shared 2-core machine\n")
-    print("| variant | in-process µs/request (min / median) | served trivial req/s (max / median) | "
-          "served SELECT 1 req/s (max / median) | trivial req/s vs none |")  # fmt: skip
-    print("|---|---|---|---|---|")
-    base = statistics.median(results[("none", "served trivial req/s")])
+    print(
+        "| variant | trivial view: CPU µs/request (min / median) | added to none | SELECT 1 view: CPU µs "
+        "(min / median) | added to none | served trivial req/s (max / median) | served SELECT 1 req/s (max / median) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    base = statistics.median(results[("none", "in-process µs/request")])
+    base_query = statistics.median(results[("none", "in-process SELECT 1")])
     for name in VARIANTS:
         us = results[(name, "in-process µs/request")]
-        rps = results[(name, "served trivial req/s")]
-        qps = results[(name, "served SELECT 1 req/s")]
-        print(f"| {name} | {min(us):.0f} / {statistics.median(us):.0f} "
-              f"| {max(rps):,.0f} / {statistics.median(rps):,.0f} "
-              f"| {max(qps):,.0f} / {statistics.median(qps):,.0f} | {statistics.median(rps) / base:.2f} |")  # fmt: skip
+        served_cells = [
+            f"{max(r):,.0f} / {statistics.median(r):,.0f}" if (r := results.get((name, label))) else "–"
+            for label in ("served trivial req/s", "served SELECT 1 req/s")
+        ]
+        print(
+            f"| {name} | {min(us):.0f} / {statistics.median(us):.0f} | {statistics.median(us) - base:+.0f} µs "
+            f"| {served_cells[0]} | {served_cells[1]} |"
+        )
     return 0
 
 

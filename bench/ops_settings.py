@@ -17,6 +17,8 @@ _BASE = [m for m in MIDDLEWARE if m not in _OURS]  # noqa: F405
 MIDDLEWARE = {
     "none": _BASE,
     "ops": MIDDLEWARE,  # noqa: F405
+    "request id only": [_OURS[0], _OURS[1], *_BASE],
+    "metrics only": [_OURS[0], _OURS[2], *_BASE],
     "library": [
         "django_prometheus.middleware.PrometheusBeforeMiddleware",
         *_OURS[:2],
