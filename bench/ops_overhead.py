@@ -150,8 +150,10 @@ def main() -> int:
             f"{max(r):,.0f} / {statistics.median(r):,.0f}" if (r := results.get((name, label))) else "–"
             for label in ("served trivial req/s", "served SELECT 1 req/s")
         ]
+        qs = results[(name, "in-process SELECT 1")]
         print(
             f"| {name} | {min(us):.0f} / {statistics.median(us):.0f} | {statistics.median(us) - base:+.0f} µs "
+            f"| {min(qs):.0f} / {statistics.median(qs):.0f} | {statistics.median(qs) - base_query:+.0f} µs "
             f"| {served_cells[0]} | {served_cells[1]} |"
         )
     return 0
