@@ -28,4 +28,4 @@ MIDDLEWARE = {
 }[os.environ.get("BENCH_OPS", "ops")]
 if os.environ.get("BENCH_DB_METRICS", "1") == "0":
     for _db in DATABASES.values():  # noqa: F405
-        _db["ENGINE"] = _db["ENGINE"].replace("django_prometheus.db.backends", "django.db.backends")
+        _db["ENGINE"] = _db["ENGINE"].replace("django_prometheus.db.backends", "django.db.backends")  # plain

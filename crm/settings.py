@@ -300,14 +300,11 @@ METRICS_COLLECT_GLOB = env.str("METRICS_COLLECT_GLOB", default="")
 # per request (bench/ops_overhead.py) and the balancer logs each request already.
 ACCESS_LOG = env.bool("ACCESS_LOG", default=False)
 PROMETHEUS_LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
-# Database time: django-prometheus' backends time every statement (django_db_query_duration_seconds).
-_METERED_ENGINES = {
-    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
-    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
-}
+# Database time on PostgreSQL: django-prometheus' backend times every statement
+# (django_db_query_duration_seconds). SQLite (development) keeps Django's own backend.
 for _db in DATABASES.values():
-    _db["ENGINE"] = _METERED_ENGINES.get(_db["ENGINE"], _db["ENGINE"])
-    if _db["ENGINE"].endswith("postgresql"):
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
         _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
 # Mails sent and failed are counted around whichever backend EMAIL_URL chose.
 TSUNAGU_EMAIL_BACKEND = EMAIL_BACKEND
