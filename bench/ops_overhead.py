@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {  # name: environment
     "none": {"BENCH_OPS": "none", "BENCH_DB_METRICS": "0"},
-    "request id only (django-guid)": {"BENCH_OPS": "request id only", "BENCH_DB_METRICS": "0"},
+    "request id only": {"BENCH_OPS": "request id only", "BENCH_DB_METRICS": "0"},
+    "django-guid's middleware instead": {"BENCH_OPS": "django-guid", "BENCH_DB_METRICS": "0"},
     "request metrics only": {"BENCH_OPS": "metrics only", "BENCH_DB_METRICS": "0"},
     "ops (as shipped)": {"BENCH_OPS": "ops", "BENCH_DB_METRICS": "1"},
     "ops + ACCESS_LOG=true": {"BENCH_OPS": "ops", "BENCH_DB_METRICS": "1", "ACCESS_LOG": "true"},
@@ -130,12 +131,12 @@ def main() -> int:
             results.setdefault((name, "in-process SELECT 1"), []).append(
                 in_process(variant, args.requests, "/bench/query/")
             )
-            results.setdefault((name, "served trivial req/s"), []).append(
-                served(variant, "/bench/trivial/", args.seconds)
-            )
-            results.setdefault((name, "served SELECT 1 req/s"), []).append(
-                served(variant, "/bench/query/", args.seconds)
-            )
+            if not args.no_served:
+                for path, label in (
+                    ("/bench/trivial/", "served trivial req/s"),
+                    ("/bench/query/", "served SELECT 1 req/s"),
+                ):
+                    results.setdefault((name, label), []).append(served(variant, path, args.seconds))
     print(f"\nOperations middleware overhead, {args.rounds} interleaved rounds, shared 2-core machine\n")
     print(
         "| variant | trivial view: CPU µs/request (min / median) | added to none | SELECT 1 view: CPU µs "

@@ -19,9 +19,11 @@ MIDDLEWARE = {
     "ops": MIDDLEWARE,  # noqa: F405
     "request id only": [_OURS[0], _OURS[1], *_BASE],
     "metrics only": [_OURS[0], _OURS[2], *_BASE],
+    "django-guid": [_OURS[0], "django_guid.middleware.guid_middleware", *_BASE],
     "library": [
         "django_prometheus.middleware.PrometheusBeforeMiddleware",
-        *_OURS[:2],
+        _OURS[0],
+        "django_guid.middleware.guid_middleware",
         *_BASE,
         "django_prometheus.middleware.PrometheusAfterMiddleware",
     ],
