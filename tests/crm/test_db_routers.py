@@ -82,7 +82,7 @@ def order(client, customer_id, ref, store="SHIBUYA", sku="COAT-1"):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_reports_and_segment_counts_read_the_replica_and_writes_never_go_there(api, replica):
     StoreFactory(code="SHIBUYA"), ProductFactory(sku="COAT-1")
     client = api("orders:write", "campaigns:read", "campaigns:write")
