@@ -11,6 +11,8 @@ CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait f
 CAMPAIGNS_LINE_REQUESTS_PER_SECOND  LINE push/multicast requests per second per batch (LINE allows 200 multicast/s
                                 per account; the default leaves room for a second worker)
 CAMPAIGNS_LINE_MULTICAST_SIZE   LINE recipients per multicast request (at most 500, LINE's limit)
+CAMPAIGNS_MARK_SENT_PATIENCE    how long a worker keeps trying to record "sent" for a mail the server accepted while the
+                                database was unreachable (after that the mail may be sent again)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 """
 
@@ -57,3 +59,7 @@ def line_requests_per_second() -> int:
 
 def line_multicast_size() -> int:
     return getattr(settings, "CAMPAIGNS_LINE_MULTICAST_SIZE", 500)
+
+
+def mark_sent_patience() -> timedelta:
+    return getattr(settings, "CAMPAIGNS_MARK_SENT_PATIENCE", timedelta(minutes=5))

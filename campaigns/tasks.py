@@ -4,6 +4,7 @@ idempotent: ids as arguments; a batch run twice mails nobody twice (see services
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from . import conf
 from .models import Campaign, CampaignRecipient
@@ -43,8 +44,9 @@ def dispatch_campaign(campaign_id: int) -> int:
     name="campaigns.send_batch",
     acks_late=True,
     reject_on_worker_lost=True,
-    # SMTP connection lost, server down, LINE rate-limited or failing: the unsent rows are still pending
-    autoretry_for=(OSError, LineTemporaryError),
+    # SMTP connection lost or server down, database restarting, LINE rate-limited or failing: the unsent
+    # rows are still pending.
+    autoretry_for=(OSError, OperationalError, InterfaceError, LineTemporaryError),
     retry_backoff=True,
     max_retries=8,
 )

@@ -10,3 +10,4 @@ class CrmConfig(AppConfig):
     def ready(self):
         from . import checks, panels  # noqa: F401  system checks; crm's own panels and timeline entries
         from .api import schema  # noqa: F401  registers the Api-Key scheme with drf-spectacular
+        from .ops import metrics  # noqa: F401  counts orders, mails and Celery task outcomes
