@@ -11,6 +11,7 @@ class ChannelsHubConfig(AppConfig):
         from crm.signals import customers_merged
 
         from . import panels, receivers
+        from .services import sla  # noqa: F401  routing rules and SLA policies cached per process
 
         panels.register()
         customers_merged.connect(receivers.on_customers_merged, dispatch_uid="channels_hub.customers_merged")
