@@ -167,6 +167,8 @@ CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY = env.str("CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY",
 
 # --- Cache (throttling counters, rate limits) -------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tsunagu")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "crm.cache.RedisCache"  # the same, one client per pool (crm/cache.py)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
@@ -209,6 +211,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.auth.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "crm.api.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

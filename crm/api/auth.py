@@ -69,7 +69,18 @@ class ApiKeyAuthentication(BaseAuthentication):
             raw_key = parts[1].decode()
         except UnicodeDecodeError as exc:
             raise AuthenticationFailed(_("Invalid API key.")) from exc
-        api_key = active_api_keys.get().get(hash_api_key(raw_key))
+        key_hash = hash_api_key(raw_key)
+        known = (active_api_keys.peek() or {}).get(key_hash)
+        if known is None:  # a key this process has not seen (or nothing loaded yet)
+            api_key = active_api_keys.get().get(key_hash)
+        else:
+            # The copy's version and the key's throttle counter in one round trip; the count stands
+            # if the copy was current, or reloaded with the same key at the same rate.
+            rate, now = rate_of(known), _clock()
+            version, count = version_and_count(throttle_counter(f"key:{known.pk}", rate, now), rate.seconds)
+            api_key = active_api_keys.get(version=version).get(key_hash)
+            if api_key is not None and api_key.pk == known.pk and rate_of(api_key) == rate:
+                request.throttle_count = (rate, now, count)
         if api_key is None:
             raise AuthenticationFailed(_("Invalid API key."))
         mark_used(api_key)
@@ -131,21 +142,45 @@ def default_rate() -> Rate:
     return parse_rate(settings.API_KEY_THROTTLE_RATE)
 
 
-def rate_for(request) -> Rate:
+def rate_of(api_key: ApiKey | None) -> Rate:
     """A key's own rate (requests per minute, set in the admin) or the default."""
-    api_key = request.auth if isinstance(request.auth, ApiKey) else None
     if api_key is not None and api_key.rate_limit:
         return Rate(api_key.rate_limit, 60)
     return default_rate()
 
 
+def throttle_counter(ident: str, rate: Rate, now: float) -> str:
+    return f"tsunagu:throttle:{ident}:{rate.seconds}:{int(now // rate.seconds)}"
+
+
+def _redis(key: str):
+    """The Redis client behind the default cache (None for other backends) and `key` as stored."""
+    backend = getattr(cache, "_cache", None)
+    if not hasattr(backend, "get_client"):  # not django.core.cache.backends.redis.RedisCache
+        return None, key
+    full_key = cache.make_and_validate_key(key)
+    return backend.get_client(full_key, write=True), full_key
+
+
+def version_and_count(counter: str, window_seconds: int) -> tuple[str | None, int]:
+    """The API key cache's shared version, and this request counted in its window: one round trip."""
+    client, full_counter = _redis(counter)
+    if client is None:
+        return cache.get(active_api_keys.key), count_request(counter, window_seconds)
+    pipe = client.pipeline(transaction=False)
+    pipe.get(cache.make_and_validate_key(active_api_keys.key))
+    pipe.set(full_counter, 0, ex=window_seconds + 1, nx=True)
+    pipe.incr(full_counter)
+    raw_version, _created, count = pipe.execute()
+    return (None if raw_version is None else cache._cache._serializer.loads(raw_version)), count
+
+
 def count_request(key: str, window_seconds: int) -> int:
     """Add one to a counter that lives for one window; returns the new count. One round trip on Redis
     (SET NX + INCR in a pipeline), add/incr on other caches."""
-    backend = getattr(cache, "_cache", None)
-    if hasattr(backend, "get_client"):  # django.core.cache.backends.redis.RedisCache
-        full_key = cache.make_and_validate_key(key)
-        pipe = backend.get_client(full_key, write=True).pipeline(transaction=False)
+    client, full_key = _redis(key)
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
         pipe.set(full_key, 0, ex=window_seconds + 1, nx=True)
         pipe.incr(full_key)
         return pipe.execute()[1]
@@ -164,13 +199,15 @@ class ApiKeyRateThrottle(BaseThrottle):
     and answers 429 with Retry-After = the seconds until the next window opens."""
 
     def allow_request(self, request, view):
-        rate = rate_for(request)
-        now = _clock()
-        window = int(now // rate.seconds)
-        count = count_request(f"tsunagu:throttle:{self.ident(request)}:{rate.seconds}:{window}", rate.seconds)
+        counted = getattr(request, "throttle_count", None)  # by ApiKeyAuthentication's round trip
+        if counted is None:
+            rate, now = rate_of(request.auth if isinstance(request.auth, ApiKey) else None), _clock()
+            count = count_request(throttle_counter(self.ident(request), rate, now), rate.seconds)
+        else:
+            rate, now, count = counted
         if count <= rate.requests:
             return True
-        self.retry_after = max(1, math.ceil((window + 1) * rate.seconds - now))
+        self.retry_after = max(1, math.ceil((int(now // rate.seconds) + 1) * rate.seconds - now))
         return False
 
     def wait(self):

@@ -204,26 +204,44 @@ def test_the_throttle_costs_the_same_at_any_traffic(settings, clock):
     assert cache.get("tsunagu:throttle:test") == 501
 
 
-def test_the_throttle_counts_in_redis_in_one_round_trip(settings):
-    """The production path: a RedisCache at CRM_TEST_REDIS_URL (skipped when Redis is not running)."""
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache: crm.cache.RedisCache at CRM_TEST_REDIS_URL (skipped when Redis is down)."""
     import os
 
     import redis
-
-    from crm.api.auth import count_request
 
     url = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
     try:
         redis.Redis.from_url(url).ping()
     except redis.RedisError:
         pytest.skip(f"Redis is not running at {url}")
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-                                   "KEY_PREFIX": "tsunagu-test-throttle"}}  # fmt: skip
-    cache.delete("tsunagu:throttle:redis")
+    prefix = f"tsunagu-test-{os.getpid()}"
+    settings.CACHES = {"default": {"BACKEND": "crm.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}}
+    yield redis.Redis.from_url(url)
+    cache.clear()
+
+
+def test_the_throttle_counts_in_redis_in_one_round_trip(redis_cache):
+    from crm.api.auth import count_request
+
     assert [count_request("tsunagu:throttle:redis", 60) for _ in range(3)] == [1, 2, 3]
-    ttl = redis.Redis.from_url(url).ttl(cache.make_key("tsunagu:throttle:redis"))
-    assert 0 < ttl <= 61
-    cache.delete("tsunagu:throttle:redis")
+    assert 0 < redis_cache.ttl(cache.make_key("tsunagu:throttle:redis")) <= 61
+
+
+def test_keys_revocation_and_throttle_through_redis(redis_cache, clock, django_assert_num_queries):
+    StoreFactory()
+    key, raw = create_api_key(name="ec", scopes=["catalog:read"], rate_limit=3)
+    client = client_with(raw)
+    assert client.get("/api/v1/stores/").status_code == 200
+    with django_assert_num_queries(1):
+        assert client.get("/api/v1/stores/").status_code == 200
+    assert [client.get("/api/v1/stores/").status_code for _ in range(2)] == [200, 429]
+    clock.now += 60
+    assert client.get("/api/v1/stores/").status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())  # revoked by another process
+    cache.set(active_api_keys.key, "version-written-by-another-process")
+    assert client.get("/api/v1/stores/").status_code == 401
 
 
 @pytest.mark.parametrize("rate", [0, -5])
@@ -357,3 +375,24 @@ def test_schema_and_docs_are_public_and_describe_the_contract(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+# --- Content negotiation ------------------------------------------------------------------------------
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; q=0.9, */*; q=0.1"])
+def test_json_is_answered_to_json_or_anything(api, accept):
+    StoreFactory()
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = api("catalog:read").get("/api/v1/stores/", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+def test_an_unacceptable_media_type_is_still_406(api):
+    response = api("catalog:read").get("/api/v1/stores/", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 406
+
+
+def test_the_schema_still_negotiates_its_formats(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    assert client.get("/api/schema/?format=json").status_code == 200

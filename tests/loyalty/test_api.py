@@ -46,6 +46,27 @@ def test_a_customer_without_points_has_zero_and_the_base_tier(reader, customer):
     }  # fmt: skip
 
 
+def test_balance_is_three_queries(reader, customer, django_assert_num_queries):
+    award(customer, 300)
+    reader.get(url(customer))  # the key and the tiers loaded into this process's caches
+    with django_assert_num_queries(3):  # the customer, the account with its tier, the open lots
+        assert reader.get(url(customer)).json()["balance"] == 300
+    other = CustomerFactory()
+    with django_assert_num_queries(2):  # no account: nothing to read for lots
+        assert reader.get(url(other)).json() == {"customer": other.public_id, "balance": 0, "tier": "regular",
+                                                 "expiring": []}  # fmt: skip
+
+
+def test_a_tier_renamed_in_the_admin_shows_on_the_next_read(reader, customer):
+    from loyalty.models import Tier
+
+    assert reader.get(url(customer)).json()["tier"] == "regular"
+    base = Tier.objects.order_by("min_spend").first()
+    base.code = "basic"
+    base.save()
+    assert reader.get(url(customer)).json()["tier"] == "basic"
+
+
 def test_unknown_customer_is_404(reader):
     response = reader.get("/api/v1/loyalty/cus_NOPE/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
