@@ -390,7 +390,10 @@ def test_customer_reads_run_a_fixed_number_of_queries(reader, member, path, quer
     body = response.json()
     customer = body["results"][0] if "results" in body else body
     assert customer["id"] == member.public_id and customer["home_store"] == "SHIBUYA"
-    assert customer["identities"] == [{"channel": "ec", "external_id": "EC-1"}, {"channel": "line", "external_id": "U-1"}]
+    assert customer["identities"] == [
+        {"channel": "ec", "external_id": "EC-1"},
+        {"channel": "line", "external_id": "U-1"},
+    ]
 
 
 def test_the_customer_body_is_what_its_declared_fields_give(member, settings):
