@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tsunagu_bench_serve")
 
+from bench.campaigns import POINTS_SEGMENT  # noqa: E402
 from bench.common import environment_line, median, prepare_database, report, table  # noqa: E402
 
 WORKERS = 4  # sync workers for 2 cores: the work is CPU-bound, a little over one per core hides DB waits
@@ -57,13 +58,6 @@ READ_LABELS = {
 }
 SCOPES = ["customers:read", "orders:write", "loyalty:read", "inventory:read", "campaigns:read"]
 REDEEM_EVERY = 4  # one order in four pays 100 points
-POINTS_SEGMENT = {
-    "all": [
-        {"field": "purchased", "op": "eq", "value": True, "category": "outerwear", "within_days": 90},
-        {"field": "points_balance", "op": "gte", "value": 1000},
-        {"not": {"field": "open_ticket", "op": "eq", "value": True}},
-    ]
-}
 TARGETS = {"reads": 0.7, "trivial": 0.5, "orders": 0.4, "p99_8": 150, "preview_ms": 500}
 
 
@@ -481,6 +475,7 @@ def fmt_row(label, r, *, clients, ratio="", target="", met=""):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="100,000 customers, 200,000 orders, 20,000 tickets")
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders", type=int, default=2_000_000, help="seeded orders (default 2,000,000)")
     parser.add_argument("--tickets", type=int, default=200_000)
@@ -491,6 +486,8 @@ def main(argv=None) -> int:
     parser.add_argument("--label", default="", help="a word for the report's title (e.g. before, after)")
     args = parser.parse_args(argv)
     only = set(args.only or ["reads", "orders", "baselines", "preview"])
+    if args.small:
+        args.customers, args.orders, args.tickets = 100_000, 200_000, 20_000
     url = prepare_database(parser)
     cache_url = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/3")
 

@@ -262,3 +262,13 @@ def test_a_ten_thousand_row_sync_is_applied(writer):
     assert response.json()["applied"] == 10_000
     assert StockLevel.objects.filter(store=store).count() == 10_000
     assert StockMovement.objects.filter(kind="count_correction").count() == sum(1 for i in range(10_000) if i % 7)
+
+
+def test_the_availability_body_is_what_its_declared_fields_give():
+    from rest_framework import serializers
+
+    from inventory.api.serializers import AvailabilityOutput
+    from inventory.selectors import Availability
+
+    row = Availability("S1", "渋谷店", "store", "東京都", 3)
+    assert AvailabilityOutput(row).data == serializers.Serializer.to_representation(AvailabilityOutput(row), row)

@@ -255,3 +255,20 @@ def test_customer_list_shows_points_and_tier_in_one_query_per_page(api, django_a
     with django_assert_max_num_queries(5):
         body = client.get("/api/v1/customers/", {"q": "鈴木"}).json()
     assert [(c["points_balance"], c["tier"]) for c in body["results"]] == [(10, "regular")] * 10
+
+
+def test_the_balance_body_is_what_its_declared_fields_give(customer):
+    from rest_framework import serializers
+
+    from loyalty.api.serializers import BalanceOutput
+    from loyalty.selectors import customer_balance
+
+    award(customer, 300)
+    balance = customer_balance(customer)
+    data = {"customer": customer.public_id, "balance": balance.balance, "tier": balance.tier.code,
+            "expiring": balance.expiring}  # fmt: skip
+    generic = serializers.Serializer.to_representation(BalanceOutput(data), data)
+    assert BalanceOutput(data).data == generic
+    assert BalanceOutput({**data, "tier": None, "expiring": []}).data == serializers.Serializer.to_representation(
+        BalanceOutput(data), {**data, "tier": None, "expiring": []}
+    )
