@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -488,6 +489,8 @@ def main(argv=None) -> int:
     only = set(args.only or ["reads", "orders", "baselines", "preview"])
     if args.small:
         args.customers, args.orders, args.tickets = 100_000, 200_000, 20_000
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed: apt-get install wrk (Debian's package)")
     url = prepare_database(parser)
     cache_url = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/3")
 
