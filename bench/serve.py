@@ -483,10 +483,10 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement (default 10)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--preview-runs", type=int, default=7)
-    parser.add_argument("--only", choices=["reads", "orders", "baselines", "preview"], action="append")
+    parser.add_argument("--only", choices=["reads", "orders", "baselines", "preview", "one-client"], action="append")
     parser.add_argument("--label", default="", help="a word for the report's title (e.g. before, after)")
     args = parser.parse_args(argv)
-    only = set(args.only or ["reads", "orders", "baselines", "preview"])
+    only = set(args.only or ["reads", "orders", "baselines", "preview", "one-client"])
     if args.small:
         args.customers, args.orders, args.tickets = 100_000, 200_000, 20_000
     if shutil.which("wrk") is None:
@@ -532,6 +532,14 @@ def main(argv=None) -> int:
                     url, kind=kind, items=[a for _p, a in lists[kind]], clients=32,
                     duration=args.duration, repeats=args.repeats, tag=f"{run_tag}-raw-{kind}", warehouse=warehouse,
                 )  # fmt: skip
+        if "one-client" in only:
+            # CPU per request without contention: one connection, so no worker waits for another and
+            # no accept wakes idle workers; what a request itself costs, however busy the machine is.
+            for name in ("plain", "trivial", *READS):
+                results[f"one-{name}"] = measure_http(meter, port, mode="get", items=files[name], connections=1,
+                                                      tag=f"{run_tag}-one-{name}", **common)  # fmt: skip
+            results["one-orders"] = measure_http(meter, port, mode="order", items=files["orders"], connections=1,
+                                                 tag=f"{run_tag}-one-orders", **common)  # fmt: skip
         if "orders" in only:
             for clients in (8, 32):
                 results[f"orders-{clients}"] = measure_http(
@@ -579,6 +587,20 @@ def main(argv=None) -> int:
             rows.append(fmt_row(label, r, clients=clients, ratio=f"{ratio:.2f} of SQL", target=target,
                                 met="met" if met else "MISSED"))  # fmt: skip
             raw_rows.append(fmt_row("raw SQL: the same order's writes, one transaction", raw, clients=clients))
+    one_rows = []
+    for name in ("plain", "trivial", *READS, "orders"):
+        r = results.get(f"one-{name}")
+        if r:
+            label = {"plain": "plain Django view", "trivial": "trivial DRF endpoint", "orders": "order ingest"}
+            one_rows.append([label.get(name, READ_LABELS.get(name)), f"{r['rate_median']:,.0f}", f"{r['p50']:.2f}",
+                             f"{r['app_ms']:.2f}", f"{r['db_ms']:.2f}", f"{r['app_ms'] + r['db_ms']:.2f}"])  # fmt: skip
+    if one_rows:
+        notes += [
+            "CPU per request at one client (no contention between workers):",
+            "",
+            table(["row", "req/s", "p50 ms", "app CPU ms/req", "PG CPU ms/req", "total ms/req"], one_rows),
+            "",
+        ]
     if preview:
         times, count = preview
         p50 = median(times)

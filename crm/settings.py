@@ -60,7 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "crm.middleware.UserLanguageMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "crm.middleware.LazyMessageMiddleware",  # Django's, with the storage made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]

@@ -396,3 +396,12 @@ def test_the_schema_still_negotiates_its_formats(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200 and response["Content-Type"].startswith("application/vnd.oai.openapi+json")
     assert client.get("/api/schema/?format=json").status_code == 200
+
+
+def test_an_api_call_sets_no_cookie_and_staff_pages_still_show_messages(api, admin_client):
+    StoreFactory()
+    assert not api("catalog:read").get("/api/v1/stores/").cookies
+    response = admin_client.post(
+        "/admin/crm/apikey/add/", {"name": "POS", "scopes": ["catalog:read"]}, follow=True
+    )  # the new key is shown once through the messages framework
+    assert "tsu_" in response.content.decode()
