@@ -212,8 +212,13 @@ def queue_next_batches(*, campaign_id: int, restart: bool = False) -> int:
         pending = CampaignRecipient.objects.filter(campaign_id=campaign_id, state=State.PENDING)
         cursor = None if restart else campaign.queued_through
         in_flight = 0
-        if cursor is not None:  # queued, not yet sent: rows of batches still waiting or running
-            in_flight = math.ceil(pending.filter(pk__lte=cursor).count() / plan.batch_size)
+        if cursor is not None:  # rows of the last window queued and not yet sent: batches waiting or running
+            last_window = (
+                CampaignRecipient.objects.filter(campaign_id=campaign_id, pk__lte=cursor)
+                .order_by("-pk")
+                .values("pk")[: plan.window * plan.batch_size]
+            )
+            in_flight = math.ceil(pending.filter(pk__in=last_window).count() / plan.batch_size)
         room = plan.window - in_flight
         ahead = pending if cursor is None else pending.filter(pk__gt=cursor)
         ids = list(ahead.order_by("pk").values_list("pk", flat=True)[: max(0, room) * plan.batch_size])
