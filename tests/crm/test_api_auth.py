@@ -211,15 +211,17 @@ def redis_cache(settings):
 
     import redis
 
-    url = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+    url = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url)
     try:
-        redis.Redis.from_url(url).ping()
+        client.ping()
     except redis.RedisError:
         pytest.skip(f"Redis is not running at {url}")
     prefix = f"tsunagu-test-{os.getpid()}"
     settings.CACHES = {"default": {"BACKEND": "crm.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}}
-    yield redis.Redis.from_url(url)
-    cache.clear()
+    yield client
+    for key in client.scan_iter(f"{prefix}:*"):  # only this test's keys: the database may be shared
+        client.delete(key)
 
 
 def test_the_throttle_counts_in_redis_in_one_round_trip(redis_cache):
