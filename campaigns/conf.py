@@ -9,6 +9,8 @@ CAMPAIGNS_STALLED_AFTER         a sending campaign with no progress for this lon
 CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait for the WAL flush (PostgreSQL
                                 synchronous_commit=off). Faster; a database crash (not a worker crash) may
                                 then lose the last fraction of a second of "sent" marks and resend those mails.
+CAMPAIGNS_MARK_SENT_PATIENCE    how long a worker keeps trying to record "sent" for a mail the server accepted while the
+                                database was unreachable (after that the mail may be sent again)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 """
 
@@ -58,3 +60,7 @@ def queue_horizon() -> float:
     broker's visibility timeout, after which Redis would deliver an unacknowledged task again."""
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
     return options.get("visibility_timeout", 3600) / 2
+
+
+def mark_sent_patience() -> timedelta:
+    return getattr(settings, "CAMPAIGNS_MARK_SENT_PATIENCE", timedelta(minutes=5))

@@ -4,6 +4,7 @@ idempotent: ids as arguments; a batch run twice mails nobody twice (see services
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from . import conf
 from .services import finish_campaign_if_done, queue_next_batches, send_recipient_batch, start_due_campaigns
@@ -25,7 +26,8 @@ def dispatch_campaign(campaign_id: int) -> int:
     name="campaigns.send_batch",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OSError,),  # SMTP connection lost, server down: the unsent rows are still pending
+    # SMTP connection lost or server down, database restarting: the unsent rows are still pending.
+    autoretry_for=(OSError, OperationalError, InterfaceError),
     retry_backoff=True,
     max_retries=8,
 )

@@ -18,7 +18,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -304,22 +304,49 @@ _CLAIM_SQL = (
 def _claim_and_send(row: CampaignRecipient, message, *, rendered: RenderedMail, message_id: str) -> int:
     # One hand-written UPDATE per mail: this loop is the send path's hot spot (the ORM's query
     # building cost as much as the statement itself).
-    with transaction.atomic(), connection.cursor() as cursor:
-        if conf.relaxed_commit() and connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        cursor.execute(
-            _CLAIM_SQL, [State.SENT, timezone.now(), message_id, rendered.subject[:255], row.pk, State.PENDING]
-        )
-        if not cursor.rowcount:
-            return 0  # another worker or an earlier attempt has it
-        try:
-            message.send()
-        except _PERMANENT as exc:
-            # The server refused this address (or this sender for it): retrying cannot help.
-            CampaignRecipient.objects.filter(pk=row.pk).update(state=State.FAILED, sent_at=None, error=str(exc)[:255])
-            logger.warning("campaign mail refused recipient_pk=%d", row.pk)
-            return 0
+    claim = [State.SENT, timezone.now(), message_id, rendered.subject[:255], row.pk, State.PENDING]
+    handed_over = False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if conf.relaxed_commit() and connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute(_CLAIM_SQL, claim)
+            if not cursor.rowcount:
+                return 0  # another worker or an earlier attempt has it
+            try:
+                message.send()
+            except _PERMANENT as exc:
+                # The server refused this address (or this sender for it): retrying cannot help.
+                CampaignRecipient.objects.filter(pk=row.pk).update(
+                    state=State.FAILED, sent_at=None, error=str(exc)[:255]
+                )
+                logger.warning("campaign mail refused recipient_pk=%d", row.pk)
+                return 0
+            handed_over = True
+    except (OperationalError, InterfaceError):
+        if not handed_over:
+            raise  # nothing went out: the row is still pending and the task is retried
+        # The mail server has the mail but the commit of its "sent" mark failed (the database
+        # restarted or the connection broke): this process knows it was sent, so it records that
+        # once the database answers again, instead of leaving the row pending to be mailed twice.
+        _mark_sent_when_the_database_is_back(claim)
     return 1
+
+
+def _mark_sent_when_the_database_is_back(claim: list) -> None:
+    deadline = time.monotonic() + conf.mark_sent_patience().total_seconds()
+    while True:
+        try:
+            connection.close()
+            with connection.cursor() as cursor:
+                cursor.execute(_CLAIM_SQL, claim)
+            logger.warning("campaign mail marked sent after a database error recipient_pk=%d", claim[4])
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                logger.error("campaign mail sent but not marked: it may be sent again recipient_pk=%d", claim[4])
+                raise
+            time.sleep(1)
 
 
 def send_test_mail(*, campaign: Campaign, to: list[str], customer: Customer | None = None) -> int:
