@@ -206,7 +206,8 @@ def run_wrk(port: int, *, mode: str, key: str, items: str, connections: int, dur
 
 
 def measure_http(meter, port, *, mode, key, items, connections, duration, repeats, tag) -> dict:
-    run_wrk(port, mode=mode, key=key, items=items, connections=connections, duration=2, tag=f"{tag}-warm")
+    # warm-up: every worker's first API request loads the key cache and imports lazily (seconds on a busy machine)
+    run_wrk(port, mode=mode, key=key, items=items, connections=connections, duration=4, tag=f"{tag}-warm")
     results = []
     for i in range(repeats):
         meter.start()
@@ -626,7 +627,7 @@ def main(argv=None) -> int:
         f"{args.orders:,} orders, gunicorn {WORKERS} sync workers",
         environment_line() + " (machine shared with other engineers' work while measuring)",
         "",
-        f"wrk on loopback, {args.repeats} × {args.duration:.0f} s per row after a 2 s warm-up; raw SQL from "
+        f"wrk on loopback, {args.repeats} × {args.duration:.0f} s per row after a 4 s warm-up; raw SQL from "
         "separate psycopg processes with the same clients. CPU per request: gunicorn workers (or the SQL "
         "client processes) and PostgreSQL backends, from /proc.",
         "",
