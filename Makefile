@@ -6,18 +6,20 @@ UV := $(PYTHON) -m uv
 endif
 VENV := .venv
 PY := $(VENV)/bin/python
+# A stamp, not $(PY): .venv/bin/python is a symlink, and touching it would touch the interpreter itself.
+SYNCED := $(VENV)/.synced
 HOST ?= 127.0.0.1:8000
 
 .PHONY: run serve test install migrate demo lint check-migrations bench vendor messages clean
 
 # uv comes from PyPI when it is missing; one retry of the sync guards against a transient failure.
-$(PY): pyproject.toml uv.lock
+$(SYNCED): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv \
 		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv
 	$(UV) sync --frozen || $(UV) sync --frozen
-	@touch $(PY)
+	@touch $(SYNCED)
 
-install: $(PY)
+install: $(SYNCED)
 
 migrate: install
 	$(PY) manage.py migrate --noinput

@@ -4,6 +4,7 @@ CAMPAIGNS_THROTTLE              messages per second per campaign when the campai
 CAMPAIGNS_BATCH_SIZE            recipients per Celery task; one mail connection (SMTP session) per batch
 CAMPAIGNS_ATTRIBUTION_DAYS      orders within this many days after the send count for the campaign
 CAMPAIGNS_UNSUBSCRIBE_MAILTO    optional address for the mailto: part of List-Unsubscribe
+CAMPAIGNS_QUEUE_WINDOW          batches of one campaign queued ahead at most; each finished batch queues the next
 CAMPAIGNS_STALLED_AFTER         a sending campaign with no progress for this long has its batches queued again
 CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait for the WAL flush (PostgreSQL
                                 synchronous_commit=off). Faster; a database crash (not a worker crash) may
@@ -59,6 +60,17 @@ def line_requests_per_second() -> int:
 
 def line_multicast_size() -> int:
     return getattr(settings, "CAMPAIGNS_LINE_MULTICAST_SIZE", 500)
+
+
+def queue_window() -> int:
+    return getattr(settings, "CAMPAIGNS_QUEUE_WINDOW", 4)
+
+
+def queue_horizon() -> float:
+    """Seconds ahead a batch may be queued (its countdown) and the longest a batch may take: half the
+    broker's visibility timeout, after which Redis would deliver an unacknowledged task again."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+    return options.get("visibility_timeout", 3600) / 2
 
 
 def mark_sent_patience() -> timedelta:

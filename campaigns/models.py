@@ -80,6 +80,9 @@ class Campaign(models.Model):
     started_at = models.DateTimeField(_("sending started at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sending finished at"), null=True, blank=True)
     audience_size = models.PositiveIntegerField(_("audience"), null=True, blank=True)
+    # The last recipient (pk) whose batch has been queued: the rolling window of queued batches
+    # (services.sending.queue_next_batches) goes on from here.
+    queued_through = models.BigIntegerField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

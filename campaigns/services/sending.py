@@ -9,10 +9,14 @@ this address only is marked failed in the same transaction.
 """
 
 import logging
+import math
 import smtplib
 import time
+from dataclasses import dataclass
 from email.utils import make_msgid
+from functools import partial
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -170,6 +174,65 @@ class _Pacer:
 
 def effective_throttle(campaign: Campaign) -> int:
     return conf.throttle() if campaign.throttle is None else campaign.throttle
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    batch_size: int
+    window: int  # batches queued ahead at most
+    spacing: float  # seconds between the starts of two batches, so the campaign keeps its throttle
+
+
+def send_plan(campaign: Campaign) -> SendPlan:
+    """Batches small enough that one runs within the queue horizon at the campaign's throttle, and a
+    window no further ahead than the horizon (a task held longer than the broker's visibility timeout
+    is delivered again, over and over). Without a broker (eager tasks) there is nothing to overrun:
+    the whole campaign is one window."""
+    rate, horizon, size = effective_throttle(campaign), conf.queue_horizon(), conf.batch_size()
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return SendPlan(size, 10**9, 0.0)
+    if not rate:
+        return SendPlan(size, conf.queue_window(), 0.0)
+    size = max(1, min(size, int(rate * horizon)))
+    spacing = size / rate
+    return SendPlan(size, max(1, min(conf.queue_window(), int(horizon // spacing))), spacing)
+
+
+def queue_next_batches(*, campaign_id: int, restart: bool = False) -> int:
+    """Top the campaign's queued batches up to its window, in recipient order from where the last
+    queued batch ended; returns how many were queued. Each batch calls this as it ends, so a campaign
+    of any size has at most a window of batches in the broker. `restart` (start, resume, a stalled
+    send) forgets what was queued before: a batch that runs twice mails nobody twice (the claims)."""
+    from ..tasks import send_batch
+
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id, status=Campaign.Status.SENDING).first()
+        if campaign is None:
+            return 0
+        plan = send_plan(campaign)
+        pending = CampaignRecipient.objects.filter(campaign_id=campaign_id, state=State.PENDING)
+        cursor = None if restart else campaign.queued_through
+        in_flight = 0
+        if cursor is not None:  # rows of the last window queued and not yet sent: batches waiting or running
+            last_window = (
+                CampaignRecipient.objects.filter(campaign_id=campaign_id, pk__lte=cursor)
+                .order_by("-pk")
+                .values("pk")[: plan.window * plan.batch_size]
+            )
+            in_flight = math.ceil(pending.filter(pk__in=last_window).count() / plan.batch_size)
+        room = plan.window - in_flight
+        ahead = pending if cursor is None else pending.filter(pk__gt=cursor)
+        ids = list(ahead.order_by("pk").values_list("pk", flat=True)[: max(0, room) * plan.batch_size])
+        batches = [ids[i : i + plan.batch_size] for i in range(0, len(ids), plan.batch_size)]
+        if batches or restart:
+            campaign.queued_through = ids[-1] if ids else None
+            campaign.save(update_fields=["queued_through"])
+        for n, batch in enumerate(batches):
+            countdown = (in_flight + n) * plan.spacing
+            transaction.on_commit(partial(send_batch.apply_async, args=[campaign_id, batch], countdown=countdown))
+    if batches:
+        logger.info("campaign batches queued campaign_pk=%d batches=%d", campaign_id, len(batches))
+    return len(batches)
 
 
 def _suppress_late_opt_outs(campaign: Campaign, ids: list[int]) -> None:

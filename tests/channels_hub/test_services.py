@@ -187,6 +187,61 @@ def test_rules_match_on_channel_and_customer_tier():
     assert lead.ticket.priority == "normal" and mail_.ticket.priority == "normal"
 
 
+def test_rules_and_policies_are_read_once_per_process_until_one_is_saved():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    RoutingRuleFactory(position=1, keywords="返品", set_priority="high")
+    SlaPolicy.objects.create(priority="high", first_response_minutes=60, resolution_minutes=600,
+                             business_hours_only=False)  # fmt: skip
+    receive_message(channel="email", sender={"email": "a@example.jp"}, body="返品", external_message_id="w")
+    with CaptureQueriesContext(connection) as queries:
+        second, _ = receive_message(channel="email", sender={"email": "b@example.jp"}, body="返品",
+                                    external_message_id="x")  # fmt: skip
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "channels_hub_routingrule" not in tables and "channels_hub_slapolicy" not in tables
+    assert second.ticket.priority == "high" and second.ticket.first_response_due is not None
+
+
+def test_a_rule_edited_in_another_process_applies_to_the_next_message():
+    from django.core.cache import cache
+
+    from channels_hub.models import RoutingRule
+    from channels_hub.services.sla import routing_rules, sla_policies
+
+    rule = RoutingRuleFactory(position=1, keywords="返品", set_priority="high")
+    first, _ = receive_message(channel="email", sender={"email": "a@example.jp"}, body="返品", external_message_id="1")
+    assert first.ticket.priority == "high"
+    # another process edits the rule and adds a policy: its saves bump the shared versions
+    RoutingRule.objects.filter(pk=rule.pk).update(set_priority="urgent")
+    SlaPolicy.objects.bulk_create([SlaPolicy(priority="urgent", first_response_minutes=30, resolution_minutes=60,
+                                             business_hours_only=False)])  # fmt: skip
+    cache.set(routing_rules.key, "written-by-another-process")
+    cache.set(sla_policies.key, "written-by-another-process")
+    second, _ = receive_message(channel="email", sender={"email": "b@example.jp"}, body="返品", external_message_id="2")
+    assert second.ticket.priority == "urgent"
+    assert second.ticket.resolution_due - second.ticket.created_at < dt.timedelta(minutes=61)
+
+
+def test_a_rule_saved_here_applies_to_the_next_message_and_a_deleted_team_is_dropped():
+    team = TeamFactory()
+    rule = RoutingRuleFactory(position=1, keywords="返品", set_team=team)
+    first, _ = receive_message(channel="email", sender={"email": "a@example.jp"}, body="返品", external_message_id="1")
+    assert first.ticket.team == team
+    rule.active = False
+    rule.save()
+    second, _ = receive_message(channel="email", sender={"email": "b@example.jp"}, body="返品", external_message_id="2")
+    assert second.ticket.team is None
+    rule.active = True
+    rule.save()
+    from channels_hub.models import Ticket
+
+    Ticket.objects.filter(team=team).update(team=None)  # tickets keep their team: let it go first
+    team.delete()  # the rule's set_team becomes NULL without the rule being saved
+    third, _ = receive_message(channel="email", sender={"email": "c@example.jp"}, body="返品", external_message_id="3")
+    assert third.ticket.team is None
+
+
 # --- SLA -------------------------------------------------------------------------------------------
 def test_business_minutes_skip_nights_and_weekends():
     policy = SlaPolicy(priority="normal", first_response_minutes=0, resolution_minutes=0, business_hours_only=True,
