@@ -21,8 +21,13 @@ from django.utils.translation import gettext as _
 CUSTOMER_FIELDS = ("family_name", "given_name", "points_balance", "tier", "home_store", "points_expiring")
 PRODUCT_FIELDS = ("sku", "name", "brand", "price", "category")
 ROOT_VARIABLES = ("customer", "unsubscribe_url", "products", "campaign_name")
-FORBIDDEN_TAGS = {"include", "extends", "load", "debug", "url", "csrf_token", "block", "ssi", "static"}
-_FORBIDDEN_NODES = ("IncludeNode", "ExtendsNode", "LoadNode", "DebugNode", "URLNode", "CsrfTokenNode", "BlockNode")
+FORBIDDEN_TAGS = {"include", "extends", "load", "debug", "url", "csrf_token", "block", "ssi", "static", "autoescape"}
+# Customer data (names typed at a counter or through the API) must stay escaped in an HTML body.
+FORBIDDEN_FILTERS = {"safe", "safeseq"}
+_FORBIDDEN_NODES = (
+    "IncludeNode", "ExtendsNode", "LoadNode", "DebugNode", "URLNode", "CsrfTokenNode", "BlockNode",
+    "AutoEscapeControlNode",
+)  # fmt: skip
 _TAG_RE = re.compile(r"{%\s*(\w+)")
 _HREF_RE = re.compile(r"""href\s*=\s*(["'])(https?://[^"'\s<>]+)\1""", re.IGNORECASE)
 _TEXT_URL_RE = re.compile(r"https?://[^\s<>\"'{}]+")
@@ -65,6 +70,8 @@ def _check_nodes(nodelist, known: set[str], problems: list[str]) -> None:
         if type(node).__name__ in _FORBIDDEN_NODES:
             problems.append(_("This tag is not allowed in campaigns."))
             continue
+        for expression in _node_expressions(node):
+            _check_filters(expression, problems)
         scope = set(known)
         if isinstance(node, ForNode):
             _check_expression(node.sequence, known, problems)
@@ -93,6 +100,20 @@ def _check_condition(condition, known, problems) -> None:
         child = getattr(condition, side, None)
         if child is not None:
             _check_condition(child, known, problems)
+
+
+def _node_expressions(node):
+    """Every filter expression a tag holds ({{ }}, firstof, cycle, with, for, widthratio...)."""
+    for value in vars(node).values():
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
+        yield from (item for item in items if isinstance(item, FilterExpression))
+
+
+def _check_filters(expression: FilterExpression, problems: list[str]) -> None:
+    for func, _args in expression.filters:
+        name = getattr(func, "_filter_name", "")
+        if name in FORBIDDEN_FILTERS:
+            problems.append(_("The filter “%(name)s” is not allowed in campaigns.") % {"name": name})
 
 
 def _check_expression(expression, known: set[str], problems: list[str]) -> None:
@@ -159,7 +180,9 @@ def render_mail(*, subject: str, body_text: str, body_html: str, context: dict, 
     """Render the three parts; `link_wrapper(url) -> tracked url` rewrites links in the HTML body."""
     ctx = Context(context, autoescape=False)
     rendered_subject = " ".join(compile_template(subject, html=False).render(ctx).split())
-    text = compile_template(body_text, html=False).render(Context(context, autoescape=False))
+    # A text part is not HTML: drop the "safe" mark Django's render() puts on it, so that a staff page
+    # printing it escapes it like any other string.
+    text = str.__str__(compile_template(body_text, html=False).render(Context(context, autoescape=False)))
     html = ""
     if body_html:
         html = compile_template(body_html, html=True).render(Context(context, autoescape=True))
