@@ -8,5 +8,5 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, panels  # noqa: F401  system checks; crm's own panels and timeline entries
+        from . import auth, checks, panels  # noqa: F401  2FA receivers; system checks; crm's panels and timeline
         from .api import schema  # noqa: F401  registers the Api-Key scheme with drf-spectacular

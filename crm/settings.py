@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "crm.security.MfaRequiredMiddleware",  # security: admins use a second factor before any page
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -131,6 +132,10 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Tsunagu"
+MFA_ADAPTER = "crm.auth.StaffMFAAdapter"  # admins and superusers cannot remove their second factor
+# Proxies (load balancers) in front of the web processes, each appending to X-Forwarded-For: login
+# limits and the contact form count per client address, never per balancer (crm.security.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"

@@ -4,10 +4,12 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crm.api.errors import api_not_found
+from crm.security import admin_login
 
 urlpatterns = [
     path("", include("crm.urls_staff")),
     path("accounts/", include("allauth.urls")),
+    path("admin/login/", admin_login),  # one login flow for everyone: allauth, with rate limits and 2FA
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

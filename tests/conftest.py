@@ -48,3 +48,12 @@ def api():
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin client, signed in as the login flow leaves a superuser: with the second factor."""
+    from tests.mfa import login_with_mfa
+
+    login_with_mfa(client, admin_user)
+    return client

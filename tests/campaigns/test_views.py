@@ -9,6 +9,7 @@ from campaigns.models import Campaign, CampaignRecipient, Segment
 from campaigns.services import start_campaign
 from crm import registry
 from tests.crm.factories import UserFactory
+from tests.mfa import login_as
 
 from .factories import CampaignFactory, CustomerFactory, SegmentFactory
 
@@ -19,13 +20,13 @@ RULES = {"all": [{"field": "prefecture", "op": "in", "value": ["東京都"]}]}
 @pytest.fixture
 def marketer(client):
     user = UserFactory(role="marketer", email="mk@tsunagu.example")
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
 def test_pages_need_login_and_the_marketer_role(client):
     assert client.get("/campaigns/").status_code == 302
-    client.force_login(UserFactory(role="store_staff"))
+    login_as(client, UserFactory(role="store_staff"))
     assert client.get("/campaigns/segments/new/").status_code == 403
     assert client.post("/campaigns/new/", {}).status_code == 403
 
@@ -163,7 +164,7 @@ def test_customer_page_shows_the_campaign_panel(client, django_capture_on_commit
     customer = CustomerFactory()
     with django_capture_on_commit_callbacks(execute=True):
         start_campaign(campaign=CampaignFactory(name="夏のセール"))
-    client.force_login(UserFactory(role="agent"))
+    login_as(client, UserFactory(role="agent"))
     body = client.get(f"/customers/{customer.public_id}/").content.decode()
     assert "panel-campaign_mails" in body
 
@@ -212,7 +213,7 @@ def test_preview_html_body_is_served_alone_under_a_sandbox_policy(client, market
 def test_preview_html_needs_the_marketer_role(client):
     campaign = CampaignFactory()
     assert client.get(f"/campaigns/{campaign.public_id}/preview/html/").status_code == 302
-    client.force_login(UserFactory())
+    login_as(client, UserFactory())
     assert client.get(f"/campaigns/{campaign.public_id}/preview/html/").status_code == 403
 
 

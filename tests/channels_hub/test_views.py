@@ -12,6 +12,7 @@ from channels_hub.services import receive_message
 from channels_hub.services.tickets import csat_token
 from crm import registry
 from tests.crm.factories import CustomerFactory, UserFactory
+from tests.mfa import login_as
 
 from .factories import CannedReplyFactory, MessageFactory, TicketFactory
 
@@ -26,7 +27,7 @@ def text(response) -> str:
 @pytest.fixture
 def agent(client):
     user = UserFactory(role="agent")
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -76,9 +77,9 @@ def test_inbox_runs_a_fixed_number_of_queries(client, agent, django_assert_max_n
 
 def test_inbox_needs_the_hub_permission(client):
     assert client.get(INBOX).status_code == 302  # to login
-    client.force_login(UserFactory(role="marketer"))
+    login_as(client, UserFactory(role="marketer"))
     assert client.get(INBOX).status_code == 200
-    client.force_login(UserFactory())
+    login_as(client, UserFactory())
     assert client.get(INBOX).status_code == 403
 
 
@@ -144,7 +145,7 @@ def test_note_status_and_merge_from_the_ticket_page(client, agent):
 
 
 def test_store_staff_cannot_reply(client):
-    client.force_login(UserFactory(role="store_staff"))
+    login_as(client, UserFactory(role="store_staff"))
     ticket = TicketFactory()
     assert client.post(ticket_url(ticket, "reply"), {"body": "x"}).status_code == 403
     assert ticket.messages.count() == 0
@@ -176,7 +177,7 @@ def test_customer_page_shows_the_hub_panel_and_logs_a_call(client, agent):
 
 def test_store_staff_write_a_counter_note(client):
     staff = UserFactory(role="store_staff")
-    client.force_login(staff)
+    login_as(client, staff)
     customer = CustomerFactory()
     client.post(f"/hub/customers/{customer.public_id}/counter-note/", {"body": "サイズ違いの取り寄せ希望"})
     note = Message.objects.get()

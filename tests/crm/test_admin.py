@@ -22,6 +22,7 @@ from crm.models import (
 )
 from crm.services import create_api_key, merge_customers, record_order, record_return
 from crm.services.api_keys import hash_api_key
+from tests.mfa import login_as
 
 from .factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, UserFactory
 
@@ -271,7 +272,7 @@ def staff_marketer():
 
 
 def test_export_and_import_need_their_permissions(client, staff_marketer):
-    client.force_login(staff_marketer)
+    login_as(client, staff_marketer)
     customer = CustomerFactory()
 
     changelist = client.get(admin_url(Customer, "changelist"))
@@ -286,14 +287,14 @@ def test_export_and_import_need_their_permissions(client, staff_marketer):
 
     staff_marketer.groups.clear()
     staff_marketer.user_permissions.add(Permission.objects.get(codename="view_customer"))
-    client.force_login(User.objects.get(pk=staff_marketer.pk))
+    login_as(client, User.objects.get(pk=staff_marketer.pk))
     response = post_action(client, "export_csv", [customer])
     assert response.status_code == 200
     assert not response.streaming  # the changelist again, without the action
 
 
 def test_store_staff_cannot_reach_the_admin(client):
-    client.force_login(UserFactory(role="store_staff"))
+    login_as(client, UserFactory(role="store_staff"))
 
     response = client.get("/admin/")
 
@@ -493,7 +494,7 @@ def test_staff_change_form_saves(admin_client):
 def test_an_admin_role_member_manages_staff_but_cannot_make_superusers(client):
     manager = UserFactory(role="admin")
     staff = UserFactory(role="agent")
-    client.force_login(manager)
+    login_as(client, manager)
     data = {
         "email": staff.email, "display_name": "Agent", "language": "en", "is_active": "on", "is_superuser": "on",
         "is_staff": "on", "groups": [Group.objects.get(name="admin").pk], "date_joined_0": "2025-01-01",
