@@ -67,6 +67,7 @@ def problem(*, status_code: int, code: str, detail: str, title=None, errors=None
 def problem_exception_handler(exc, context):
     headers = {}
     if isinstance(exc, DomainError):
+        headers = getattr(exc, "headers", {})
         body = problem(
             status_code=exc.status,
             code=exc.code,

@@ -79,6 +79,19 @@ class CustomerOutput(serializers.ModelSerializer):
         return self._summary(customer).get("tier")
 
 
+class LinkedCustomerOutput(CustomerOutput):
+    """The customer for the caller's autofill after a link: the birth date only when it was the
+    proof, and only the account just linked (not the member's other channel accounts)."""
+
+    def to_representation(self, customer):
+        data = super().to_representation(customer)
+        if not self.context.get("proved_birth_date"):
+            data["birth_date"] = None
+        linked = self.context.get("linked")
+        data["identities"] = [i for i in data["identities"] if (i["channel"], i["external_id"]) == linked]
+        return data
+
+
 class CustomerInput(StrictSerializer):
     member_number = serializers.CharField(max_length=20, required=False)
     family_name = serializers.CharField(max_length=50, required=False, allow_blank=True)

@@ -33,6 +33,7 @@ from .serializers import (
     CustomerCreateInput,
     CustomerInput,
     CustomerOutput,
+    LinkedCustomerOutput,
     LinkInput,
     OrderInput,
     OrderOutput,
@@ -213,13 +214,18 @@ class CustomerLinkView(APIView):
         operation_id="customers_link",
         summary="Link a channel account to a member with proof",
         request=LinkInput,
-        responses=CustomerOutput,
+        responses=LinkedCustomerOutput,
     )
     def post(self, request):
         data = LinkInput(data=request.data)
         data.is_valid(raise_exception=True)
         customer = link_channel_account(**data.validated_data)
-        return Response(CustomerOutput(customer).data)
+        proof = data.validated_data
+        context = {
+            "linked": (proof["channel"], proof["external_id"]),
+            "proved_birth_date": proof.get("birth_date") is not None and proof.get("birth_date") == customer.birth_date,
+        }
+        return Response(LinkedCustomerOutput(customer, context=context).data)
 
 
 def _encode_cursor(at: datetime) -> str:
