@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.input_guard import scrub
 from crm.models import Channel, Customer
 
 from ..models import Message, Ticket
@@ -113,17 +114,21 @@ def parse_email(raw: bytes) -> dict:
     except (TypeError, ValueError):
         sent_at = timezone.now()
     sent_at = min(sent_at, timezone.now())
-    subject = str(msg["Subject"] or "")
+    subject = scrub(str(msg["Subject"] or ""))
     refs = " ".join(str(msg[h] or "") for h in ("To", "Cc", "Delivered-To")) + " " + subject
     thread_ref = (_TICKET_REF.findall(refs) or [""])[0]
+    # Mail arrives as it was written: bytes that are not valid UTF-8 and NULs are cleaned, not refused.
+    text, message_id = scrub(text), scrub(message_id)
     return {
-        "sender": {"email": sender.addr_spec, "name": sender.display_name[:100]},
+        "sender": {"email": scrub(sender.addr_spec), "name": scrub(sender.display_name)[:100]},
         "subject": subject[:200],
         "body": strip_quoted_reply(text) or text.strip(),
-        "attachments": attachments,
+        "attachments": [{**a, "name": scrub(a["name"])} for a in attachments],
         "external_message_id": message_id[:255],
         "email_message_id": message_id[:255],
-        "in_reply_to": _message_ids(msg["In-Reply-To"]) + tuple(reversed(_message_ids(msg["References"]))),
+        "in_reply_to": tuple(
+            scrub(i) for i in _message_ids(msg["In-Reply-To"]) + tuple(reversed(_message_ids(msg["References"])))
+        ),
         "thread_ref": thread_ref,
         "sent_at": sent_at,
     }
