@@ -172,7 +172,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY = env.str("CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY", default="")
 
 # --- Cache (throttling counters, rate limits) -------------------------------------------------
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tsunagu")}
+# security: production requires a cache shared by every web process (Redis): login limits, link-proof
+# and contact-form limits, API throttles and config invalidation count there (check crm.E001).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tsunagu") if DEBUG else env.cache("CACHE_URL")}
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

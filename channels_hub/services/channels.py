@@ -19,7 +19,7 @@ from crm.input_guard import scrub
 from crm.models import Channel, Customer
 
 from ..models import Message, Ticket
-from .inbound import Sender, clean_sender, new_external_id, receive_message
+from .inbound import InboundItem, Sender, clean_sender, new_external_id, receive_contact, receive_message
 
 _TICKET_REF = re.compile(r"\b(tkt_[0-9A-HJKMNP-TV-Z]{26})\b")
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -146,13 +146,15 @@ def receive_email(*, raw: bytes) -> tuple[Message, bool]:
 
 
 def submit_contact_form(*, name: str, email: str, phone: str, subject: str, body: str) -> Message:
-    """The public web form: a web_form message, and a confirmation mail to the sender after commit."""
+    """The public web form: a web_form message, and a confirmation mail to the sender after commit.
+    Anyone can type anyone's email address into the form, so the message is unverified: it always
+    opens a ticket of its own and never joins one of the customer's (API.md, Contact hub)."""
     sender = clean_sender({"email": email, "phone": phone, "name": name})
+    item = InboundItem(body=body or "", sent_at=timezone.now(), external_message_id=new_external_id("web"))
     with transaction.atomic():
-        message, _created = receive_message(
-            channel=Channel.WEB_FORM, sender=sender, subject=subject, body=body,
-            external_message_id=new_external_id("web"),
-        )  # fmt: skip
+        message, _created = receive_contact(
+            channel=Channel.WEB_FORM, sender=sender, items=[item], subject=subject, new_ticket=True
+        )
         from ..tasks import send_contact_confirmation
 
         transaction.on_commit(lambda: send_contact_confirmation.delay(message.pk, sender.email))
