@@ -9,6 +9,7 @@ CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait f
                                 synchronous_commit=off). Faster; a database crash (not a worker crash) may
                                 then lose the last fraction of a second of "sent" marks and resend those mails.
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
+CAMPAIGNS_ESP_WEBHOOK_TOLERANCE     seconds a signed webhook's timestamp may differ from now (default 900)
 """
 
 from datetime import timedelta
@@ -46,3 +47,7 @@ def base_url() -> str:
 
 def relaxed_commit() -> bool:
     return getattr(settings, "CAMPAIGNS_RELAXED_COMMIT", False)
+
+
+def esp_webhook_tolerance() -> int:
+    return getattr(settings, "CAMPAIGNS_ESP_WEBHOOK_TOLERANCE", 15 * 60)

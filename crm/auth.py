@@ -1,8 +1,11 @@
+import time
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added
+from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from .security import client_ip, requires_mfa
@@ -30,3 +33,10 @@ def record_second_factor_at_setup(sender, request, user, authenticator, **kwargs
     """Setting up the app means typing a code from it: that session has passed the second factor."""
     if authenticator.type == Authenticator.Type.TOTP and request is not None and request.user == user:
         record_authentication(request, user, "mfa", type="totp")
+
+
+@receiver(user_logged_in)
+def start_the_working_day(sender, request, user, **kwargs):
+    """crm.security.SessionLimitsMiddleware ends the session STAFF_SESSION_MAX_HOURS after this."""
+    if request is not None and hasattr(request, "session"):
+        request.session["security_login_at"] = int(time.time())

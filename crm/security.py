@@ -1,6 +1,8 @@
 """Who is signing in, and from where: one login flow (allauth) for staff and admins, two-factor
 login required for everyone who can use the admin, and the client address behind our proxies."""
 
+import time
+
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.conf import settings
@@ -78,3 +80,28 @@ def admin_login(request):
     """The admin has no login form of its own: everyone signs in through allauth, with its rate
     limits and two-factor login. A password posted here signs nobody in."""
     return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
+
+
+class SessionLimitsMiddleware:
+    """A signed-in session ends after STAFF_SESSION_MAX_HOURS (a working day) whatever happens, and
+    after SESSION_COOKIE_AGE without a request: the expiry slides by writing the session again, at
+    most every few minutes rather than on every request."""
+
+    REFRESH_EVERY = 5 * 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            started = request.session.setdefault("security_login_at", now)
+            if now - started > settings.STAFF_SESSION_MAX_HOURS * 3600:
+                logout(request)
+                if request.path.startswith("/api/"):
+                    return self.get_response(request)  # answered as any unauthenticated call
+                return redirect_to_login(request.get_full_path())
+            if now - request.session.get("security_seen_at", 0) >= self.REFRESH_EVERY:
+                request.session["security_seen_at"] = now
+        return self.get_response(request)

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "crm.security.MfaRequiredMiddleware",  # security: admins use a second factor before any page
+    "crm.security.SessionLimitsMiddleware",  # security: a working day at most, idle timeout
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -284,3 +285,11 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 TSUNAGU_BASE_URL = env.str("TSUNAGU_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Security (issue 12): secrets from the environment, sessions, Content-Security-Policy ---------
+# The contact hub's inbound HMAC secret (X-Tsunagu-Signature); empty = inbound calls are not signed.
+HUB_INBOUND_WEBHOOK_SECRET = env.str("HUB_INBOUND_WEBHOOK_SECRET", default="")
+# A staff session lasts a working day at most and ends after an hour without a request
+# (crm.security.SessionLimitsMiddleware slides the expiry, writing the session every few minutes).
+SESSION_COOKIE_AGE = env.int("STAFF_SESSION_IDLE_MINUTES", default=60) * 60
+STAFF_SESSION_MAX_HOURS = env.int("STAFF_SESSION_MAX_HOURS", default=10)

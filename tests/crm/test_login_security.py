@@ -5,7 +5,7 @@ import pytest
 from allauth.mfa.models import Authenticator
 
 from crm.models import User
-from tests.mfa import enable_totp, login_with_mfa, totp_code
+from tests.mfa import enable_totp, login_as, login_with_mfa, totp_code
 
 from .factories import UserFactory
 
@@ -107,3 +107,32 @@ def test_only_staff_without_admin_rights_may_remove_their_authenticator(client, 
 def test_the_helper_session_reaches_the_admin(client, superuser):
     login_with_mfa(client, superuser)
     assert client.get("/admin/").status_code == 200
+
+
+# --- Sessions: a working day at most, with an idle timeout (audit finding 8) ---------------------
+def test_a_staff_session_ends_after_a_working_day(client):
+    import time
+
+    login_as(client, UserFactory(role="store_staff"))
+    assert client.get("/customers/").status_code == 200
+    session = client.session
+    session["security_login_at"] = int(time.time()) - 11 * 3600
+    session.save()
+    response = client.get("/customers/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_idle_session_expires_and_an_active_one_slides(client, settings):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    assert settings.SESSION_COOKIE_AGE == 3600
+    login_as(client, UserFactory(role="store_staff"))
+    client.get("/customers/")
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    expires = Session.objects.get(session_key=key).expire_date
+    assert timezone.now() + timezone.timedelta(minutes=55) < expires <= timezone.now() + timezone.timedelta(hours=1)
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    response = client.get("/customers/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
