@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",  # security: Content-Security-Policy on every page
     "crm.input_guard.InputGuardMiddleware",  # security: NUL/surrogates refused, overflow → 400, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -293,3 +295,21 @@ HUB_INBOUND_WEBHOOK_SECRET = env.str("HUB_INBOUND_WEBHOOK_SECRET", default="")
 # (crm.security.SessionLimitsMiddleware slides the expiry, writing the session every few minutes).
 SESSION_COOKIE_AGE = env.int("STAFF_SESSION_IDLE_MINUTES", default=60) * 60
 STAFF_SESSION_MAX_HOURS = env.int("STAFF_SESSION_MAX_HOURS", default=10)
+# Scripts and <style> elements come from our origin or carry the page's nonce; style attributes (the
+# admin's and Swagger UI's) are allowed, they run nothing. Images: ours and data: URIs (the TOTP QR code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "frame-src": [SELF],  # the campaign preview's sandboxed frame
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    }
+}
