@@ -39,4 +39,5 @@ def record_second_factor_at_setup(sender, request, user, authenticator, **kwargs
 def start_the_working_day(sender, request, user, **kwargs):
     """crm.security.SessionLimitsMiddleware ends the session STAFF_SESSION_MAX_HOURS after this."""
     if request is not None and hasattr(request, "session"):
-        request.session["security_login_at"] = int(time.time())
+        now = int(time.time())
+        request.session["security_login_at"] = request.session["security_seen_at"] = now

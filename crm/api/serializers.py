@@ -69,7 +69,7 @@ class CustomerListSerializer(serializers.ListSerializer):
 
 class CustomerOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
-    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     identities = IdentityOutput(many=True, read_only=True)
     points_balance = serializers.SerializerMethodField()
     tier = serializers.SerializerMethodField()
@@ -197,7 +197,7 @@ class OrderOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     fulfilled_from = serializers.SerializerMethodField()
-    customer = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    customer = serializers.SlugRelatedField(slug_field="public_id", read_only=True, allow_null=True)
     points_balance = serializers.SerializerMethodField()
     lines = OrderLineOutput(many=True, read_only=True)
 

@@ -45,8 +45,8 @@ class AdjustInput(StrictSerializer):
 
 class TransactionOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    order = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    order = serializers.SlugRelatedField(slug_field="public_id", read_only=True, allow_null=True)
 
     class Meta:
         model = PointTransaction
