@@ -56,12 +56,16 @@ class MfaRequiredMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         # passed_mfa reads the session only: a signed-in admin costs no query on each request.
-        if user is not None and requires_mfa(user) and not request.path.startswith(_SETUP_PATHS):
-            if not passed_mfa(request):
-                if not has_totp(user):
-                    return self._refuse(request, reverse("mfa_activate_totp"))
-                logout(request)
-                return self._refuse(request, None)
+        if (
+            user is not None
+            and requires_mfa(user)
+            and not request.path.startswith(_SETUP_PATHS)
+            and not passed_mfa(request)
+        ):
+            if not has_totp(user):
+                return self._refuse(request, reverse("mfa_activate_totp"))
+            logout(request)
+            return self._refuse(request, None)
         return self.get_response(request)
 
     @staticmethod

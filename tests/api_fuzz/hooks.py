@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import schemathesis
 
-SEED = json.loads(open(os.environ["FUZZ_SEED"], encoding="utf-8").read())  # noqa: SIM115, PTH123
+with open(os.environ["FUZZ_SEED"], encoding="utf-8") as seed_file:
+    SEED = json.load(seed_file)
 # Path parameter or body property name → seeded values.
 KNOWN = {
     "customer_id": SEED["customer_id"], "order_id": SEED["order_id"], "reservation_id": SEED["reservation_id"],

@@ -44,9 +44,7 @@ def seed() -> dict:
         source="fuzz", external_ref="FZ-ORDER-1", channel="store", store=store, ordered_at=timezone.now(),
         lines=[{"product": products[0], "quantity": 1, "unit_price": 1000}], customer=customers[0],
     )  # fmt: skip
-    reservation = create_reservation(
-        product=products[1], store=store, quantity=1, kind="hold", customer=customers[1]
-    )
+    reservation = create_reservation(product=products[1], store=store, quantity=1, kind="hold", customer=customers[1])
     segment = create_segment(name="Fuzz Tokyo", rules={"all": [{"field": "prefecture", "op": "eq", "value": "東京都"}]})
     campaign = create_campaign(
         name="Fuzz campaign", segment=segment, subject="{{ customer.family_name }}様", from_email="Shop <n@shop.jp>",
