@@ -95,7 +95,7 @@ class ProductView(APIView):
 
     @extend_schema(
         operation_id="products_put", summary="Create or update one product",
-        request=ProductInput, responses={200: ProductOutput, 201: ProductOutput},
+        request=ProductInput, responses={200: ProductOutput, 201: ProductOutput}, parameters=[IDEMPOTENCY_PARAMETER],
     )  # fmt: skip
     @idempotent
     def put(self, request, sku):
@@ -244,7 +244,10 @@ class CustomerTimelineView(APIView):
 
     @extend_schema(
         operation_id="customers_timeline", summary="Everything that happened with this customer, newest first",
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        parameters=[
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
+            OpenApiParameter("cursor", str),
+        ],
         responses=inline_serializer("TimelinePage", {
             "results": TimelineEntryOutput(many=True), "next": serializers.URLField(allow_null=True),
         }),
@@ -268,7 +271,7 @@ class CustomerRecommendationsView(APIView):
     @extend_schema(
         operation_id="customers_recommendations",
         summary="Products to show this customer",
-        parameters=[OpenApiParameter("limit", int)],
+        parameters=[OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10})],
         responses=inline_serializer("Recommendations", {"results": ProductOutput(many=True)}),
     )
     def get(self, request, customer_id):

@@ -91,6 +91,8 @@ def before_load_schema(context, raw_schema):
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
                 if parameter.get("in") == "path":
                     _known(parameter.setdefault("schema", {}), parameter["name"])
+                    if parameter["name"] in KNOWN:
+                        parameter["example"] = KNOWN[parameter["name"]][0]  # what the examples phase sends
     # Request bodies only (COMPONENT_SPLIT_REQUEST names them *Request): answers must stay as they are.
     schemas = raw_schema.get("components", {}).get("schemas", {})
     _walk({name: schema for name, schema in schemas.items() if name.endswith("Request")})

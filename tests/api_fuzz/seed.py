@@ -42,7 +42,7 @@ def seed() -> dict:
         adjust_points(customer=customer, points=5_000, reason="fuzz opening balance")
     order, _ = record_order(
         source="fuzz", external_ref="FZ-ORDER-1", channel="store", store=store, ordered_at=timezone.now(),
-        lines=[{"product": products[0], "quantity": 1, "unit_price": 1000}], customer=customers[0],
+        lines=[{"product": products[0], "quantity": 50, "unit_price": 1000}], customer=customers[0],
     )  # fmt: skip
     reservation = create_reservation(product=products[1], store=store, quantity=1, kind="hold", customer=customers[1])
     segment = create_segment(name="Fuzz Tokyo", rules={"all": [{"field": "prefecture", "op": "eq", "value": "東京都"}]})
