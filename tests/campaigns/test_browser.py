@@ -27,8 +27,10 @@ PAYLOADS = [
 def test_no_script_runs_in_the_preview_whatever_the_template_or_customer(live_server):
     expect = playwright_api.expect
     UserFactory(email="mk@tsunagu.example", role="marketer", language="en")
-    hostile_name = "".join(PAYLOADS[:4])
-    customer = CustomerFactory(family_name=hostile_name, given_name=PAYLOADS[2])
+    # Names fit their 50-character columns, as one typed at a counter or sent through the API would.
+    customer = CustomerFactory(
+        family_name="<script>fetch('/__pwned/name')</script>", given_name='"><img src=x onerror=fetch("/__pwned/g")>'
+    )
     campaign = CampaignFactory(
         name="Winter",
         subject="{{ customer.family_name }} " + PAYLOADS[0],
