@@ -30,8 +30,10 @@ def test_writes_document_413_415_and_every_429_its_retry_after(schema):
 
 
 def test_idempotent_writes_document_the_header_and_its_bounds(schema):
-    idempotent = [("post", "/api/v1/orders/"), ("put", "/api/v1/products/{sku}/"),
-                  ("post", "/api/v1/loyalty/{customer_id}/adjust/"), ("post", "/api/v1/inventory/stock-sync/")]  # fmt: skip
+    idempotent = [
+        ("post", "/api/v1/orders/"), ("put", "/api/v1/products/{sku}/"),
+        ("post", "/api/v1/loyalty/{customer_id}/adjust/"), ("post", "/api/v1/inventory/stock-sync/"),
+    ]  # fmt: skip
     for method, path in idempotent:
         headers = {p["name"]: p for p in schema["paths"][path][method]["parameters"] if p["in"] == "header"}
         assert headers["Idempotency-Key"]["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
