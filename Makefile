@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test install migrate demo lint check-migrations bench vendor messages clean
+.PHONY: run serve test install migrate demo lint check-migrations bench vendor messages clean
 
 # uv comes from PyPI when it is missing; one retry of the sync guards against a transient failure.
 $(PY): pyproject.toml uv.lock
@@ -30,6 +30,10 @@ demo: migrate
 run: demo
 	$(PY) manage.py ensure_demo_admin
 	$(PY) manage.py runserver $(HOST)
+
+# Production on one machine: PostgreSQL + a broker, DEBUG off, gunicorn + Celery workers + beat (deploy/serve.sh).
+serve: install
+	bash deploy/serve.sh
 
 test: install
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)

@@ -8,6 +8,11 @@ CAMPAIGNS_STALLED_AFTER         a sending campaign with no progress for this lon
 CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait for the WAL flush (PostgreSQL
                                 synchronous_commit=off). Faster; a database crash (not a worker crash) may
                                 then lose the last fraction of a second of "sent" marks and resend those mails.
+CAMPAIGNS_LINE_REQUESTS_PER_SECOND  LINE push/multicast requests per second per batch (LINE allows 200 multicast/s
+                                per account; the default leaves room for a second worker)
+CAMPAIGNS_LINE_MULTICAST_SIZE   LINE recipients per multicast request (at most 500, LINE's limit)
+CAMPAIGNS_MARK_SENT_PATIENCE    how long a worker keeps trying to record "sent" for a mail the server accepted while the
+                                database was unreachable (after that the mail may be sent again)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 CAMPAIGNS_ESP_WEBHOOK_TOLERANCE     seconds a signed webhook's timestamp may differ from now (default 900)
 """
@@ -51,3 +56,15 @@ def relaxed_commit() -> bool:
 
 def esp_webhook_tolerance() -> int:
     return getattr(settings, "CAMPAIGNS_ESP_WEBHOOK_TOLERANCE", 15 * 60)
+
+
+def line_requests_per_second() -> int:
+    return getattr(settings, "CAMPAIGNS_LINE_REQUESTS_PER_SECOND", 80)
+
+
+def line_multicast_size() -> int:
+    return getattr(settings, "CAMPAIGNS_LINE_MULTICAST_SIZE", 500)
+
+
+def mark_sent_patience() -> timedelta:
+    return getattr(settings, "CAMPAIGNS_MARK_SENT_PATIENCE", timedelta(minutes=5))

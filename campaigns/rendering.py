@@ -43,7 +43,7 @@ _FORBIDDEN_NODES = (
 )  # fmt: skip
 # Source and rendered sizes in characters; CAMPAIGNS_* settings of the same name override them.
 MAX_SOURCE_CHARS = 200_000
-MAX_OUTPUT_CHARS = {"subject": 1_000, "body_text": 500_000, "body_html": 1_000_000}
+MAX_OUTPUT_CHARS = {"subject": 1_000, "body_text": 500_000, "body_html": 1_000_000, "line_text": 5_000}
 RENDER_SECONDS = 1.0  # all parts of one mail together
 _TAG_RE = re.compile(r"{%\s*(\w+)")
 _HREF_RE = re.compile(r"""href\s*=\s*(["'])(https?://[^"'\s<>]+)\1""", re.IGNORECASE)
@@ -94,7 +94,9 @@ def _render_within_budget(render, leaf: bool, context) -> str:
     """Every node of a campaign template renders through here (only render_mail renders them, with a
     budget): the deadline is checked every few nodes, so within every loop, and text is counted where
     it is produced (the leaves), before a loop or a block joins it into something larger."""
-    budget = context.template_budget
+    budget = getattr(context, "template_budget", None)
+    if budget is None:  # rendered outside render_mail/render_text: no limits to keep
+        return render(context)
     budget.until_clock -= 1
     if budget.until_clock < 0:
         budget.until_clock = budget.CLOCK_EVERY
@@ -259,6 +261,12 @@ class RenderedMail:
     subject: str
     text: str
     html: str
+
+
+def render_text(source: str, *, context: dict, field: str) -> str:
+    """One plain-text part (a LINE message) within its limits; ValidationError naming `field` otherwise."""
+    deadline = time.monotonic() + _limit("RENDER_SECONDS", RENDER_SECONDS)
+    return str.__str__(_render_part(field, source, html=False, context=context, deadline=deadline))
 
 
 def render_mail(*, subject: str, body_text: str, body_html: str, context: dict, link_wrapper=None) -> RenderedMail:

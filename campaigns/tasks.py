@@ -4,10 +4,12 @@ idempotent: ids as arguments; a batch run twice mails nobody twice (see services
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from . import conf
 from .models import Campaign, CampaignRecipient
 from .services import send_recipient_batch, start_due_campaigns
+from .services.line_sending import LineTemporaryError, send_line_batch
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +44,15 @@ def dispatch_campaign(campaign_id: int) -> int:
     name="campaigns.send_batch",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OSError,),  # SMTP connection lost, server down: the unsent rows are still pending
+    # SMTP connection lost or server down, database restarting, LINE rate-limited or failing: the unsent
+    # rows are still pending.
+    autoretry_for=(OSError, OperationalError, InterfaceError, LineTemporaryError),
     retry_backoff=True,
     max_retries=8,
 )
 def send_batch(campaign_id: int, recipient_ids: list[int]) -> int:
-    return send_recipient_batch(campaign_id=campaign_id, recipient_ids=recipient_ids)
+    mailed = send_recipient_batch(campaign_id=campaign_id, recipient_ids=recipient_ids)
+    return mailed + send_line_batch(campaign_id=campaign_id, recipient_ids=recipient_ids)
 
 
 @shared_task(name="campaigns.start_due_campaigns")

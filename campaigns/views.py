@@ -42,6 +42,7 @@ from .services import (
     update_campaign,
     update_segment,
 )
+from .services.line_sending import render_line_text
 from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, render_for
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -213,6 +214,15 @@ def campaign_preview(request, public_id):
     if rendered is not None and rendered.html:
         query = f"?{urlencode({'customer': customer.public_id})}" if customer else ""
         context["html_url"] = reverse("campaigns:campaign_preview_html", args=[campaign.public_id]) + query
+    if rendered is not None and campaign.channel != Campaign.Channel.EMAIL:
+        values = customer_contexts([customer])[customer.pk] if customer else SAMPLE_CUSTOMER
+        try:
+            context["line_text"] = render_line_text(
+                campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
+                products=featured_products(campaign),
+            )  # fmt: skip
+        except ValidationError as error:
+            context.update(problems=error.message_dict, rendered=None)
     return render(request, "campaigns/_campaign_preview.html", context)
 
 
@@ -310,10 +320,11 @@ def unsubscribe(request, token):
     recipient, _payload = recipient_for_token("unsubscribe", token)
     if recipient is None:
         return render(request, "campaigns/unsubscribe_invalid.html", status=404)
+    context = {"campaign": recipient.campaign, "line": recipient.channel == recipient.Channel.LINE}
     if request.method == "POST":
         unsubscribe_recipient(recipient=recipient)
-        return render(request, "campaigns/unsubscribe_done.html", {"campaign": recipient.campaign})
-    return render(request, "campaigns/unsubscribe_confirm.html", {"campaign": recipient.campaign, "token": token})
+        return render(request, "campaigns/unsubscribe_done.html", context)
+    return render(request, "campaigns/unsubscribe_confirm.html", {**context, "token": token})
 
 
 @never_cache

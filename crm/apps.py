@@ -10,3 +10,4 @@ class CrmConfig(AppConfig):
     def ready(self):
         from . import auth, checks, panels  # noqa: F401  2FA receivers; system checks; crm's panels and timeline
         from .api import schema  # noqa: F401  registers the Api-Key scheme with drf-spectacular
+        from .ops import metrics  # noqa: F401  counts orders, mails and Celery task outcomes

@@ -15,7 +15,7 @@ from email.utils import make_msgid
 
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,6 +31,7 @@ from .campaigns import finish_campaign_if_done
 
 logger = logging.getLogger(__name__)
 State = CampaignRecipient.State
+EMAIL = CampaignRecipient.Channel.EMAIL  # LINE recipients go through line_sending.py
 STATUS_CHECK_EVERY = 25  # messages between two looks at the campaign's status (pause / cancel)
 _PERMANENT = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
 
@@ -174,7 +175,7 @@ def effective_throttle(campaign: Campaign) -> int:
 
 def _suppress_late_opt_outs(campaign: Campaign, ids: list[int]) -> None:
     """Customers who opted out or landed on the suppression list after the audience was frozen."""
-    late = CampaignRecipient.objects.filter(pk__in=ids, state=State.PENDING).filter(
+    late = CampaignRecipient.objects.filter(pk__in=ids, state=State.PENDING, channel=EMAIL).filter(
         Q(customer__email_opt_in=False) | Exists(Suppression.objects.filter(email=OuterRef("email")))
     )
     CampaignRecipient.objects.filter(pk__in=late.values("pk")).update(
@@ -190,7 +191,7 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
         return 0
     _suppress_late_opt_outs(campaign, recipient_ids)
     rows = list(
-        CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING)
+        CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING, channel=EMAIL)
         .select_related("customer__home_store")
         .order_by("pk")
     )
@@ -250,22 +251,49 @@ _CLAIM_SQL = (
 def _claim_and_send(row: CampaignRecipient, message, *, rendered: RenderedMail, message_id: str) -> int:
     # One hand-written UPDATE per mail: this loop is the send path's hot spot (the ORM's query
     # building cost as much as the statement itself).
-    with transaction.atomic(), connection.cursor() as cursor:
-        if conf.relaxed_commit() and connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        cursor.execute(
-            _CLAIM_SQL, [State.SENT, timezone.now(), message_id, rendered.subject[:255], row.pk, State.PENDING]
-        )
-        if not cursor.rowcount:
-            return 0  # another worker or an earlier attempt has it
-        try:
-            message.send()
-        except _PERMANENT as exc:
-            # The server refused this address (or this sender for it): retrying cannot help.
-            CampaignRecipient.objects.filter(pk=row.pk).update(state=State.FAILED, sent_at=None, error=str(exc)[:255])
-            logger.warning("campaign mail refused recipient_pk=%d", row.pk)
-            return 0
+    claim = [State.SENT, timezone.now(), message_id, rendered.subject[:255], row.pk, State.PENDING]
+    handed_over = False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if conf.relaxed_commit() and connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute(_CLAIM_SQL, claim)
+            if not cursor.rowcount:
+                return 0  # another worker or an earlier attempt has it
+            try:
+                message.send()
+            except _PERMANENT as exc:
+                # The server refused this address (or this sender for it): retrying cannot help.
+                CampaignRecipient.objects.filter(pk=row.pk).update(
+                    state=State.FAILED, sent_at=None, error=str(exc)[:255]
+                )
+                logger.warning("campaign mail refused recipient_pk=%d", row.pk)
+                return 0
+            handed_over = True
+    except (OperationalError, InterfaceError):
+        if not handed_over:
+            raise  # nothing went out: the row is still pending and the task is retried
+        # The mail server has the mail but the commit of its "sent" mark failed (the database
+        # restarted or the connection broke): this process knows it was sent, so it records that
+        # once the database answers again, instead of leaving the row pending to be mailed twice.
+        _mark_sent_when_the_database_is_back(claim)
     return 1
+
+
+def _mark_sent_when_the_database_is_back(claim: list) -> None:
+    deadline = time.monotonic() + conf.mark_sent_patience().total_seconds()
+    while True:
+        try:
+            connection.close()
+            with connection.cursor() as cursor:
+                cursor.execute(_CLAIM_SQL, claim)
+            logger.warning("campaign mail marked sent after a database error recipient_pk=%d", claim[4])
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                logger.error("campaign mail sent but not marked: it may be sent again recipient_pk=%d", claim[4])
+                raise
+            time.sleep(1)
 
 
 def send_test_mail(*, campaign: Campaign, to: list[str], customer: Customer | None = None) -> int:

@@ -80,26 +80,27 @@ def hook_factory():
         hook.close()
 
 
-def line_ticket():
+def chat_ticket():
+    """A ticket on a channel whose replies go out through the signed webhook (LINE has its connector)."""
     customer = CustomerFactory()
-    IdentityFactory(customer=customer, channel="line", external_id="U-1")
+    IdentityFactory(customer=customer, channel="chat", external_id="U-1")
     message, _ = receive_message(
-        channel="line",
-        sender={"channel": "line", "external_id": "U-1"},
+        channel="chat",
+        sender={"channel": "chat", "external_id": "U-1"},
         body="在庫ありますか",
         external_message_id="l1",
     )
     return message.ticket
 
 
-def test_a_line_reply_is_posted_to_the_signed_webhook(hook_factory, django_capture_on_commit_callbacks):
+def test_a_chat_reply_is_posted_to_the_signed_webhook(hook_factory, django_capture_on_commit_callbacks):
     hook = hook_factory()
-    EndpointFactory(channel="line", url=hook.url, secret="k3y")
-    ticket = line_ticket()
+    EndpointFactory(channel="chat", url=hook.url, secret="k3y")
+    ticket = chat_ticket()
     with django_capture_on_commit_callbacks(execute=True):
         message = reply_to_ticket(ticket=ticket, user=UserFactory(role="agent"), body="在庫ございます")
     message.refresh_from_db()
-    assert message.delivery_status == "sent" and message.channel == "line"
+    assert message.delivery_status == "sent" and message.channel == "chat"
     headers, raw = hook.requests[0]
     expected = "sha256=" + hmac.new(b"k3y", raw, hashlib.sha256).hexdigest()
     assert headers["X-Tsunagu-Signature"] == expected
@@ -110,8 +111,8 @@ def test_a_line_reply_is_posted_to_the_signed_webhook(hook_factory, django_captu
 def test_a_failing_webhook_is_retried_then_marked_failed(hook_factory, settings):
     settings.HUB_WEBHOOK_MAX_ATTEMPTS = 3
     hook = hook_factory(statuses=[500, 503, 502])
-    EndpointFactory(channel="line", url=hook.url)
-    ticket = line_ticket()
+    EndpointFactory(channel="chat", url=hook.url)
+    ticket = chat_ticket()
     message = reply_to_ticket(ticket=ticket, user=UserFactory(role="agent"), body="x")  # on_commit not run here
     assert deliver_reply(message_id=message.pk) == "retry"
     assert deliver_reply(message_id=message.pk) == "retry"
@@ -124,21 +125,21 @@ def test_a_failing_webhook_is_retried_then_marked_failed(hook_factory, settings)
 
 def test_a_webhook_that_recovers_delivers_once(hook_factory):
     hook = hook_factory(statuses=[500, 200])
-    EndpointFactory(channel="line", url=hook.url)
-    message = reply_to_ticket(ticket=line_ticket(), user=UserFactory(role="agent"), body="x")
+    EndpointFactory(channel="chat", url=hook.url)
+    message = reply_to_ticket(ticket=chat_ticket(), user=UserFactory(role="agent"), body="x")
     assert [deliver_reply(message_id=message.pk) for _ in range(3)] == ["retry", "sent", "skip"]
     assert len(hook.requests) == 2
 
 
 def test_a_channel_without_endpoint_fails_visibly():
-    message = reply_to_ticket(ticket=line_ticket(), user=UserFactory(role="agent"), body="x")
+    message = reply_to_ticket(ticket=chat_ticket(), user=UserFactory(role="agent"), body="x")
     assert deliver_reply(message_id=message.pk) == "failed"
     message.refresh_from_db()
     assert message.delivery_status == "failed"
 
 
 def test_reply_bad_input_writes_nothing():
-    ticket = line_ticket()
+    ticket = chat_ticket()
     with pytest.raises(ValidationError) as err:
         reply_to_ticket(ticket=ticket, user=UserFactory(role="agent"), body="   ")
     assert "body" in err.value.message_dict
