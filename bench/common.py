@@ -27,6 +27,7 @@ def configure_environment() -> str:
     os.environ.setdefault("CONN_MAX_AGE", "3600")
     os.environ.setdefault("API_KEY_THROTTLE_RATE", "1000000/min")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("CACHE_URL", "locmemcache://bench")  # one process: no shared cache needed
     # whitenoise warns that collectstatic has not run: the bench serves no static files.
     warnings.filterwarnings("ignore", message="No directory at")
     if str(ROOT) not in sys.path:

@@ -15,6 +15,7 @@ CAMPAIGNS_LINE_MULTICAST_SIZE   LINE recipients per multicast request (at most 5
 CAMPAIGNS_MARK_SENT_PATIENCE    how long a worker keeps trying to record "sent" for a mail the server accepted while the
                                 database was unreachable (after that the mail may be sent again)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
+CAMPAIGNS_ESP_WEBHOOK_TOLERANCE     seconds a signed webhook's timestamp may differ from now (default 900)
 """
 
 from datetime import timedelta
@@ -52,6 +53,10 @@ def base_url() -> str:
 
 def relaxed_commit() -> bool:
     return getattr(settings, "CAMPAIGNS_RELAXED_COMMIT", False)
+
+
+def esp_webhook_tolerance() -> int:
+    return getattr(settings, "CAMPAIGNS_ESP_WEBHOOK_TOLERANCE", 15 * 60)
 
 
 def line_requests_per_second() -> int:

@@ -1,28 +1,50 @@
 """Campaign subjects and bodies: the Django template language in a sandbox.
 
 The engine has no template loaders or tag libraries beyond the built-ins, refuses tags that reach
-outside the message (include, extends, load, debug, url, csrf_token), autoescapes HTML bodies and
-renders an unknown variable as an empty string. Templates are also checked when saved and previewed:
-a variable that is not in the context is refused, so "{{ name }}" can never reach a customer.
+outside the message (include, extends, load, debug, url, csrf_token, lorem), autoescapes HTML bodies
+(|safe and {% autoescape off %} are refused) and renders an unknown variable as an empty string.
+Templates are also checked when saved and previewed: a variable that is not in the context is
+refused, so "{{ name }}" can never reach a customer.
+
+Limits, so that no template exhausts a web process or a worker: the source size; filters that can
+grow a value are bounded (campaigns.template_sandbox); every rendered part has an output budget
+(counted as the leaf nodes produce text, so a loop stops at the limit instead of building the whole
+string) and all parts of one mail share a render deadline. At save the templates are rendered once
+with a sample of the largest values; at preview and send with the real customer.
 """
 
 import re
+import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from html import escape, unescape
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template import Context, Engine, Template, TemplateSyntaxError
-from django.template.base import FilterExpression, Variable, VariableNode
+from django.template.base import FilterExpression, Node, Variable, VariableNode
 from django.template.defaulttags import ForNode, WithNode
 from django.utils.translation import gettext as _
+
+from .template_sandbox import TemplateLimitExceeded
 
 CUSTOMER_FIELDS = ("family_name", "given_name", "points_balance", "tier", "home_store", "points_expiring")
 PRODUCT_FIELDS = ("sku", "name", "brand", "price", "category")
 ROOT_VARIABLES = ("customer", "unsubscribe_url", "products", "campaign_name")
-FORBIDDEN_TAGS = {"include", "extends", "load", "debug", "url", "csrf_token", "block", "ssi", "static"}
-_FORBIDDEN_NODES = ("IncludeNode", "ExtendsNode", "LoadNode", "DebugNode", "URLNode", "CsrfTokenNode", "BlockNode")
+FORBIDDEN_TAGS = {
+    "include", "extends", "load", "debug", "url", "csrf_token", "block", "ssi", "static", "autoescape", "lorem",
+}  # fmt: skip
+# Customer data (names typed at a counter or through the API) must stay escaped in an HTML body.
+FORBIDDEN_FILTERS = {"safe", "safeseq"}
+_FORBIDDEN_NODES = (
+    "IncludeNode", "ExtendsNode", "LoadNode", "DebugNode", "URLNode", "CsrfTokenNode", "BlockNode",
+    "AutoEscapeControlNode", "LoremNode",
+)  # fmt: skip
+# Source and rendered sizes in characters; CAMPAIGNS_* settings of the same name override them.
+MAX_SOURCE_CHARS = 200_000
+MAX_OUTPUT_CHARS = {"subject": 1_000, "body_text": 500_000, "body_html": 1_000_000, "line_text": 5_000}
+RENDER_SECONDS = 1.0  # all parts of one mail together
 _TAG_RE = re.compile(r"{%\s*(\w+)")
 _HREF_RE = re.compile(r"""href\s*=\s*(["'])(https?://[^"'\s<>]+)\1""", re.IGNORECASE)
 _TEXT_URL_RE = re.compile(r"https?://[^\s<>\"'{}]+")
@@ -36,6 +58,7 @@ def _engine(autoescape: bool) -> Engine:
         string_if_invalid="",
         autoescape=autoescape,
         libraries={},
+        builtins=["campaigns.template_sandbox"],
         debug=False,
     )
 
@@ -50,7 +73,57 @@ def compile_template(source: str, *, html: bool) -> Template:
     for tag in _TAG_RE.findall(source):
         if tag in FORBIDDEN_TAGS:
             raise TemplateSyntaxError(_("The tag {%% %(tag)s %%} is not allowed in campaigns.") % {"tag": tag})
-    return (HTML_ENGINE if html else TEXT_ENGINE).from_string(source)
+    template = (HTML_ENGINE if html else TEXT_ENGINE).from_string(source)
+    for node in template.nodelist.get_nodes_by_type(Node):
+        leaf = not any(getattr(node, attr, None) for attr in node.child_nodelists)
+        node.render_annotated = partial(_render_within_budget, node.render_annotated, leaf)
+    return template
+
+
+class _Budget:
+    """What one rendering of one part may still produce, and when the mail's rendering must end."""
+
+    __slots__ = ("chars", "deadline", "until_clock")
+    CLOCK_EVERY = 32  # nodes between two looks at the clock (a look costs more than a node)
+
+    def __init__(self, chars: int, deadline: float):
+        self.chars, self.deadline, self.until_clock = chars, deadline, 0
+
+
+def _render_within_budget(render, leaf: bool, context) -> str:
+    """Every node of a campaign template renders through here (only render_mail renders them, with a
+    budget): the deadline is checked every few nodes, so within every loop, and text is counted where
+    it is produced (the leaves), before a loop or a block joins it into something larger."""
+    budget = getattr(context, "template_budget", None)
+    if budget is None:  # rendered outside render_mail/render_text: no limits to keep
+        return render(context)
+    budget.until_clock -= 1
+    if budget.until_clock < 0:
+        budget.until_clock = budget.CLOCK_EVERY
+        if time.monotonic() > budget.deadline:
+            raise TemplateLimitExceeded(_("The template takes too long to render."))
+    output = render(context)
+    if leaf:
+        budget.chars -= len(output)
+        if budget.chars < 0:
+            raise TemplateLimitExceeded(_("The rendered text is larger than allowed."))
+    return output
+
+
+def _limit(name: str, default):
+    return getattr(settings, f"CAMPAIGNS_{name}", default)
+
+
+def _render_part(field: str, source: str, *, html: bool, context: dict, deadline: float) -> str:
+    """Render one part within its budget; any failure is a ValidationError naming the field."""
+    ctx = Context(context, autoescape=html)
+    ctx.template_budget = _Budget(_limit("MAX_OUTPUT_CHARS", MAX_OUTPUT_CHARS)[field], deadline)
+    try:
+        return compile_template(source, html=html).render(ctx)
+    except TemplateLimitExceeded as exc:
+        raise ValidationError({field: [str(exc)]}) from exc
+    except (TemplateSyntaxError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+        raise ValidationError({field: [_("This template cannot be rendered: %(error)s") % {"error": exc}]}) from exc
 
 
 def _variables(expression: FilterExpression) -> list[Variable]:
@@ -65,6 +138,8 @@ def _check_nodes(nodelist, known: set[str], problems: list[str]) -> None:
         if type(node).__name__ in _FORBIDDEN_NODES:
             problems.append(_("This tag is not allowed in campaigns."))
             continue
+        for expression in _node_expressions(node):
+            _check_filters(expression, problems)
         scope = set(known)
         if isinstance(node, ForNode):
             _check_expression(node.sequence, known, problems)
@@ -93,6 +168,20 @@ def _check_condition(condition, known, problems) -> None:
         child = getattr(condition, side, None)
         if child is not None:
             _check_condition(child, known, problems)
+
+
+def _node_expressions(node):
+    """Every filter expression a tag holds ({{ }}, firstof, cycle, with, for, widthratio...)."""
+    for value in vars(node).values():
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
+        yield from (item for item in items if isinstance(item, FilterExpression))
+
+
+def _check_filters(expression: FilterExpression, problems: list[str]) -> None:
+    for func, _args in expression.filters:
+        name = getattr(func, "_filter_name", "")
+        if name in FORBIDDEN_FILTERS:
+            problems.append(_("The filter “%(name)s” is not allowed in campaigns.") % {"name": name})
 
 
 def _check_expression(expression, known: set[str], problems: list[str]) -> None:
@@ -127,6 +216,7 @@ def check_template(source: str, *, html: bool) -> list[str]:
 def check_campaign_templates(*, subject: str, body_text: str, body_html: str) -> None:
     """Raise ValidationError naming each field whose template does not compile."""
     errors = {}
+    max_source = _limit("MAX_SOURCE_CHARS", MAX_SOURCE_CHARS)
     for name, source, html in (
         ("subject", subject, False),
         ("body_text", body_text, False),
@@ -134,11 +224,29 @@ def check_campaign_templates(*, subject: str, body_text: str, body_html: str) ->
     ):
         if not source:
             continue
+        if len(source) > max_source:
+            errors[name] = [_("At most %(n)d characters.") % {"n": max_source}]
+            continue
         problems = check_template(source, html=html)
         if problems:
             errors[name] = problems
     if errors:
         raise ValidationError(errors)
+    # A trial rendering with the largest values a customer and the featured products can hold.
+    render_mail(subject=subject, body_text=body_text, body_html=body_html, context=LARGEST_CONTEXT)
+
+
+def _largest_context() -> dict:
+    name = "あ" * 50  # the longest name a customer can have
+    customer = dict.fromkeys(CUSTOMER_FIELDS, name) | {"points_balance": 10**9, "points_expiring": 10**9}
+    product = {"sku": "S" * 64, "name": "N" * 200, "brand": "B" * 64, "price": 10**8, "category": "C" * 64}
+    return {
+        "customer": customer, "unsubscribe_url": "https://" + "u" * 200, "products": [product] * 20,
+        "campaign_name": "C" * 200,
+    }  # fmt: skip
+
+
+LARGEST_CONTEXT = _largest_context()
 
 
 def campaign_links(*, body_text: str, body_html: str) -> set[str]:
@@ -155,14 +263,24 @@ class RenderedMail:
     html: str
 
 
+def render_text(source: str, *, context: dict, field: str) -> str:
+    """One plain-text part (a LINE message) within its limits; ValidationError naming `field` otherwise."""
+    deadline = time.monotonic() + _limit("RENDER_SECONDS", RENDER_SECONDS)
+    return str.__str__(_render_part(field, source, html=False, context=context, deadline=deadline))
+
+
 def render_mail(*, subject: str, body_text: str, body_html: str, context: dict, link_wrapper=None) -> RenderedMail:
-    """Render the three parts; `link_wrapper(url) -> tracked url` rewrites links in the HTML body."""
-    ctx = Context(context, autoescape=False)
-    rendered_subject = " ".join(compile_template(subject, html=False).render(ctx).split())
-    text = compile_template(body_text, html=False).render(Context(context, autoescape=False))
+    """Render the three parts within their limits (ValidationError naming the part otherwise);
+    `link_wrapper(url) -> tracked url` rewrites links in the HTML body."""
+    deadline = time.monotonic() + _limit("RENDER_SECONDS", RENDER_SECONDS)
+    part = partial(_render_part, context=context, deadline=deadline)
+    rendered_subject = " ".join(part("subject", subject, html=False).split())
+    # A text part is not HTML: drop the "safe" mark Django's render() puts on it, so that a staff page
+    # printing it escapes it like any other string.
+    text = str.__str__(part("body_text", body_text, html=False))
     html = ""
     if body_html:
-        html = compile_template(body_html, html=True).render(Context(context, autoescape=True))
+        html = part("body_html", body_html, html=True)
         if link_wrapper is not None:
             html = _HREF_RE.sub(lambda m: f'href="{escape(link_wrapper(unescape(m.group(2))), quote=True)}"', html)
     return RenderedMail(rendered_subject, text, html)

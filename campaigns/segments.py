@@ -51,6 +51,7 @@ class FieldSpec:
     compile: Callable[..., Q]  # (op, value, filters, now) -> Q over Customer
     filters: dict[str, Filter] = field(default_factory=dict)
     group: Any = ""
+    max_value: int = MAX_NUMBER  # for "int" values: what the comparison can still compute (a date, a day count)
 
 
 FIELDS: dict[str, FieldSpec] = {}
@@ -144,8 +145,8 @@ def _check_value(spec: FieldSpec, op: str, value):
     if kind == "bool":
         return None if isinstance(value, bool) else _("Expected true or false.")
     if kind == "int":
-        if not _is_int(value) or not 0 <= value <= MAX_NUMBER:
-            return _("Expected a whole number, 0 or more.")
+        if not _is_int(value) or not 0 <= value <= spec.max_value:
+            return _("Expected a whole number from 0 to %(n)d.") % {"n": spec.max_value}
         return None
     if kind == "month":
         values = value if op == "in" else [value]
@@ -368,7 +369,7 @@ PROFILE, PURCHASES, OMNICHANNEL = _("Profile"), _("Purchases"), _("Omnichannel")
 for _spec in (
     FieldSpec("prefecture", _("Prefecture"), ("eq", "in"), "str", _prefecture, group=PROFILE),
     FieldSpec("home_store", _("Home store (code)"), ("eq", "in"), "str", _home_store, group=PROFILE),
-    FieldSpec("age", _("Age"), ("gte", "lte"), "int", _age, group=PROFILE),
+    FieldSpec("age", _("Age"), ("gte", "lte"), "int", _age, group=PROFILE, max_value=150),
     FieldSpec("birthday_month", _("Birthday month"), ("eq", "in"), "month", _birthday_month, group=PROFILE),
     FieldSpec("email_opt_in", _("Email opt-in"), ("eq",), "bool", _email_opt_in, group=PROFILE),
     FieldSpec("purchased", _("Bought"), ("eq",), "bool", _purchased, _PRODUCT_FILTERS, group=PURCHASES),
@@ -376,7 +377,7 @@ for _spec in (
     FieldSpec("order_count", _("Orders"), ("gte", "lte"), "int", _order_count, _ORDER_FILTERS, group=PURCHASES),
     FieldSpec(
         "days_since_last_purchase", _("Days since last purchase"), ("gte", "lte"), "int",
-        _days_since_last_purchase, group=PURCHASES,
+        _days_since_last_purchase, group=PURCHASES, max_value=MAX_DAYS * 10,
     ),
     FieldSpec(
         "purchase_channels", _("Sales channels bought in"), ("gte",), "int", _purchase_channels,

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<str:public_id>/", views.campaign_detail, name="campaign_detail"),
     path("<str:public_id>/edit/", views.campaign_edit, name="campaign_edit"),
     path("<str:public_id>/preview/", views.campaign_preview, name="campaign_preview"),
+    path("<str:public_id>/preview/html/", views.campaign_preview_html, name="campaign_preview_html"),
     path("<str:public_id>/test/", views.campaign_test_send, name="campaign_test_send"),
     path("<str:public_id>/action/", views.campaign_action, name="campaign_action"),
 ]

@@ -2,13 +2,16 @@
 (unsubscribe, open pixel, click redirect). Thin: reads through selectors, writes through services."""
 
 import base64
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -178,35 +181,74 @@ def campaign_detail(request, public_id):
     return render(request, "campaigns/campaign_detail.html", context)
 
 
+def _render_preview(campaign: Campaign, customer_id: str):
+    """(rendered mail, customer, problems) for the preview as one customer or the sample customer."""
+    try:
+        check_campaign_templates(subject=campaign.subject, body_text=campaign.body_text, body_html=campaign.body_html)
+    except ValidationError as error:
+        return None, None, error.message_dict
+    customer = get_customer(customer_id) if customer_id else None
+    if customer_id and customer is None:
+        return None, None, {"customer": [_("No customer with this id.")]}
+    values = customer_contexts([customer])[customer.pk] if customer else SAMPLE_CUSTOMER
+    try:
+        rendered, _urls = render_for(
+            campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
+            products=featured_products(campaign), track=False,
+        )  # fmt: skip
+    except ValidationError as error:
+        return None, customer, error.message_dict
+    return rendered, customer, {}
+
+
 @require_GET
 @staff_page("campaigns.view_campaign")
 def campaign_preview(request, public_id):
     """The mail as one customer (or a sample customer) would get it; template problems are listed
-    instead, and the same problems block sending."""
+    instead, and the same problems block sending. The HTML body is not part of this page: it is
+    loaded from campaign_preview_html into a sandboxed frame."""
     campaign = _campaign_or_404(public_id)
     customer_id = request.GET.get("customer", "").strip()
-    context = {"campaign": campaign, "problems": {}, "rendered": None, "customer_id": customer_id}
-    try:
-        check_campaign_templates(subject=campaign.subject, body_text=campaign.body_text, body_html=campaign.body_html)
-    except ValidationError as error:
-        context["problems"] = error.message_dict
-        return render(request, "campaigns/_campaign_preview.html", context)
-    customer = get_customer(customer_id) if customer_id else None
-    if customer_id and customer is None:
-        context["problems"] = {"customer": [_("No customer with this id.")]}
-        return render(request, "campaigns/_campaign_preview.html", context)
-    values = customer_contexts([customer])[customer.pk] if customer else SAMPLE_CUSTOMER
-    rendered, _urls = render_for(
-        campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
-        products=featured_products(campaign), track=False,
-    )  # fmt: skip
-    context.update(rendered=rendered, customer=customer)
-    if campaign.channel != Campaign.Channel.EMAIL:
-        context["line_text"] = render_line_text(
-            campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
-            products=featured_products(campaign),
-        )  # fmt: skip
+    rendered, customer, problems = _render_preview(campaign, customer_id)
+    context = {"campaign": campaign, "problems": problems, "rendered": rendered, "customer": customer}
+    if rendered is not None and rendered.html:
+        query = f"?{urlencode({'customer': customer.public_id})}" if customer else ""
+        context["html_url"] = reverse("campaigns:campaign_preview_html", args=[campaign.public_id]) + query
+    if rendered is not None and campaign.channel != Campaign.Channel.EMAIL:
+        values = customer_contexts([customer])[customer.pk] if customer else SAMPLE_CUSTOMER
+        try:
+            context["line_text"] = render_line_text(
+                campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
+                products=featured_products(campaign),
+            )  # fmt: skip
+        except ValidationError as error:
+            context.update(problems=error.message_dict, rendered=None)
     return render(request, "campaigns/_campaign_preview.html", context)
+
+
+# Whatever a campaign's HTML holds (it may come from an API key with campaigns:write), it is shown
+# as an opaque-origin document that may run no script, load nothing but images, fonts and inline
+# styles, submit no form and be framed only by our own pages.
+PREVIEW_HTML_POLICY = (
+    "sandbox; default-src 'none'; script-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+    "font-src https: data:; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+
+
+@require_GET
+@staff_page("campaigns.view_campaign")
+@xframe_options_sameorigin
+@never_cache
+def campaign_preview_html(request, public_id):
+    """The HTML body alone, for the preview's sandboxed frame."""
+    campaign = _campaign_or_404(public_id)
+    rendered, _customer, _problems = _render_preview(campaign, request.GET.get("customer", "").strip())
+    if rendered is None:
+        raise Http404(_("No preview for this campaign and customer."))
+    response = HttpResponse(rendered.html, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = PREVIEW_HTML_POLICY
+    response["Referrer-Policy"] = "no-referrer"  # the site's CSP middleware leaves a set policy alone
+    return response
 
 
 @require_POST

@@ -2,7 +2,6 @@
 public pages (contact form, CSAT survey). Thin: read through selectors, write through services."""
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -11,7 +10,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import selectors as crm_selectors
+from crm.exceptions import TooManyAttempts
+from crm.ratelimit import AttemptLimit
 from crm.registry import customer_timeline
+from crm.security import client_ip
 from crm.views import customer_or_404, staff_page
 
 from . import selectors, services
@@ -230,35 +232,36 @@ def customer_contact(request, public_id, kind):
 
 
 # --- Public pages -----------------------------------------------------------------------------
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def _rate_limited(request) -> bool:
-    """Fixed window per IP address in the cache: at most N submissions per period."""
+def _contact_limits(request, email: str) -> None:
+    """Counted in the shared cache: per client (behind our trusted proxies, crm.security.client_ip),
+    and per address the confirmation would go to, so nobody floods a mailbox from many clients."""
     limit, period = hub_setting("HUB_CONTACT_RATE")
-    key = f"hub:contact:{_client_ip(request)}"
-    cache.add(key, 0, timeout=int(period.total_seconds()))
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=int(period.total_seconds()))
-        count = 1
-    return count > limit
+    window = int(period.total_seconds())
+    AttemptLimit("hub-contact-client", limit=limit, window=window).take(client_ip(request))
+    if email:
+        AttemptLimit("hub-contact-email", limit=CONTACT_MAILS_PER_ADDRESS, window=window).take(email.strip().lower())
+
+
+CONTACT_MAILS_PER_ADDRESS = 3
 
 
 @require_http_methods(["GET", "POST"])
 def contact(request):
-    """The public contact form: no login, CSRF-protected, rate-limited per IP, confirmation mail."""
+    """The public contact form: no login, CSRF-protected, rate-limited, confirmation mail. The answer
+    names no ticket: whoever typed an address is not known to own it."""
     if request.method == "GET":
         return render(request, "channels_hub/contact.html", {"form": ContactForm()})
     form = ContactForm(request.POST)
-    if _rate_limited(request):
-        return render(request, "channels_hub/contact.html", {"form": form, "rate_limited": True}, status=429)
+    try:
+        _contact_limits(request, form.cleaned_data["email"] if form.is_valid() else "")
+    except TooManyAttempts as limited:
+        response = render(request, "channels_hub/contact.html", {"form": form, "rate_limited": True}, status=429)
+        response["Retry-After"] = limited.headers["Retry-After"]
+        return response
     if form.is_valid():
         data = form.cleaned_data
         try:
-            message = services.submit_contact_form(
+            services.submit_contact_form(
                 name=data["name"], email=data["email"], phone=data["phone"], subject=data["subject"], body=data["body"]
             )
         except ValidationError as error:
@@ -266,7 +269,7 @@ def contact(request):
                 name = field.removeprefix("sender.")
                 form.add_error(name if name in form.fields else None, errors)
         else:
-            return render(request, "channels_hub/contact_done.html", {"ref": message.ticket.public_id})
+            return render(request, "channels_hub/contact_done.html")
     return render(request, "channels_hub/contact.html", {"form": form}, status=400)
 
 

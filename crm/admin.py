@@ -12,9 +12,11 @@ from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -618,11 +620,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
             rate_limit=form.cleaned_data["rate_limit"],
         )  # fmt: skip
         _copy_saved(obj, api_key)
+        obj.raw_key = raw_key  # for response_add only; never stored, never in a cookie or a log
         logger.info("api key created api_key_id=%s actor_id=%s", api_key.pk, request.user.pk)
-        messages.warning(
-            request,
-            _("Copy this key now, it will not be shown again: %(key)s") % {"key": raw_key},
-        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The new key is shown once, in this answer itself (not through the messages cookie), and the
+        page is not cached."""
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "api_key": obj, "raw_key": obj.raw_key,
+            "title": _("API key created"),
+        }  # fmt: skip
+        response = render(request, "admin/crm/apikey/created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description=_("Revoke selected API keys"), permissions=["revoke"])
     def revoke(self, request, queryset):

@@ -8,6 +8,7 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, panels  # noqa: F401  system checks; crm's own panels and timeline entries
-        from .api import auth, schema  # noqa: F401  the API key cache (dropped on every key change); Api-Key scheme
+        from . import auth, checks, panels  # noqa: F401  2FA receivers; system checks; crm's panels and timeline
+        from .api import auth as api_auth  # noqa: F401  the API key cache (dropped on every key change)
+        from .api import schema  # noqa: F401  registers the Api-Key scheme with drf-spectacular
         from .ops import metrics  # noqa: F401  counts orders, mails and Celery task outcomes

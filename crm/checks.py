@@ -1,7 +1,7 @@
 """System checks of Tsunagu's own settings (run by `manage.py check`, `--deploy` in CI)."""
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, register
 
 
 @register(Tags.caches, deploy=True)
@@ -11,11 +11,11 @@ def shared_cache_in_production(app_configs, **kwargs):
     backend = settings.CACHES["default"]["BACKEND"]
     if not settings.DEBUG and backend.endswith(("LocMemCache", "DummyCache")):
         return [
-            Warning(
+            Error(
                 "The default cache is local to each process.",
                 hint="Set CACHE_URL to a shared cache (redis://...): configuration changes, API key "
                 "revocations, throttles and login limits must reach every web process.",
-                id="crm.W001",
+                id="crm.E001",
             )
         ]
     return []

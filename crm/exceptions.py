@@ -38,3 +38,13 @@ class InvalidState(DomainError):
     code = "invalid_state"
     status = 409
     title = _("The object is not in a state that allows this.")
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+    status = 429
+    title = _("Too many attempts. Try again later.")
+
+    def __init__(self, detail=None, *, retry_after: int, **extra):
+        super().__init__(detail, **extra)
+        self.headers = {"Retry-After": str(retry_after)}

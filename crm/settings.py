@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",  # security: Content-Security-Policy on every page
+    "crm.input_guard.InputGuardMiddleware",  # security: NUL/surrogates refused, overflow → 400, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -63,6 +66,8 @@ MIDDLEWARE = [
     "crm.middleware.LazyMessageMiddleware",  # Django's, with the storage made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "crm.security.MfaRequiredMiddleware",  # security: admins use a second factor before any page
+    "crm.security.SessionLimitsMiddleware",  # security: a working day at most, idle timeout
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -131,6 +136,10 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Tsunagu"
+MFA_ADAPTER = "crm.auth.StaffMFAAdapter"  # admins and superusers cannot remove their second factor
+# Proxies (load balancers) in front of the web processes, each appending to X-Forwarded-For: login
+# limits and the contact form count per client address, never per balancer (crm.security.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
@@ -166,7 +175,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY = env.str("CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY", default="")
 
 # --- Cache (throttling counters, rate limits) -------------------------------------------------
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tsunagu")}
+# security: production requires a cache shared by every web process (Redis): login limits, link-proof
+# and contact-form limits, API throttles and config invalidation count there (check crm.E001).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tsunagu") if DEBUG else env.cache("CACHE_URL")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "crm.cache.RedisCache"  # the same, one client per pool (crm/cache.py)
 
@@ -214,7 +225,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.auth.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "crm.api.negotiation.ContentNegotiation",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.GuardedJSONParser"],  # security: NUL, surrogates, nesting
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["crm.api.auth.ApiKeyRateThrottle"],
@@ -284,6 +295,33 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 TSUNAGU_BASE_URL = env.str("TSUNAGU_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Security (issue 12): secrets from the environment, sessions, Content-Security-Policy ---------
+# The contact hub's inbound HMAC secret (X-Tsunagu-Signature); empty = inbound calls are not signed.
+HUB_INBOUND_WEBHOOK_SECRET = env.str("HUB_INBOUND_WEBHOOK_SECRET", default="")
+# A staff session lasts a working day at most and ends after an hour without a request
+# (crm.security.SessionLimitsMiddleware slides the expiry, writing the session every few minutes).
+SESSION_COOKIE_AGE = env.int("STAFF_SESSION_IDLE_MINUTES", default=60) * 60
+STAFF_SESSION_MAX_HOURS = env.int("STAFF_SESSION_MAX_HOURS", default=10)
+# Scripts and <style> elements come from our origin or carry the page's nonce; style attributes (the
+# admin's and Swagger UI's) are allowed, they run nothing. Images: ours and data: URIs (the TOTP QR code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "frame-src": [SELF],  # the campaign preview's sandboxed frame
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    }
+}
+
 # Fernet keys (newest first) that encrypt stored secrets such as LINE channel secrets and access tokens;
 # empty: a key derived from SECRET_KEY (then changing SECRET_KEY means entering those secrets again).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])

@@ -1,11 +1,23 @@
 """Admin for earn rules, tiers and campaigns (editable) and for accounts with their ledger (read-only:
 the ledger is written by services only; corrections go through the adjust form or API)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from crm.admin import ReadOnlyAdmin, ReadOnlyInline
+from crm.exceptions import DomainError
 
-from .models import EarnRule, PointAccount, PointCampaign, PointLot, PointTransaction, Tier, TierChange
+from .models import (
+    EarnRule,
+    PointAccount,
+    PointAdjustment,
+    PointCampaign,
+    PointLot,
+    PointTransaction,
+    Tier,
+    TierChange,
+)
+from .services import approve_point_adjustment, reject_point_adjustment
 
 
 @admin.register(EarnRule)
@@ -30,13 +42,13 @@ class PointCampaignAdmin(admin.ModelAdmin):
 class TransactionInline(ReadOnlyInline):
     model = PointTransaction
     fields = ["public_id", "created_at", "kind", "points", "channel", "store", "order", "reference", "reason",
-              "actor", "shortfall"]  # fmt: skip
+              "actor", "api_key", "approved_by", "shortfall"]  # fmt: skip
     readonly_fields = fields
     ordering = ["-public_id"]
     max_num = 0
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("store", "order", "actor")
+        return super().get_queryset(request).select_related("store", "order", "actor", "api_key", "approved_by")
 
 
 class LotInline(ReadOnlyInline):
@@ -64,9 +76,44 @@ class PointAccountAdmin(ReadOnlyAdmin):
 
 @admin.register(PointTransaction)
 class PointTransactionAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "created_at", "kind", "points", "channel", "store", "reference", "actor"]
+    list_display = ["public_id", "created_at", "kind", "points", "channel", "store", "reference", "actor", "api_key"]
     list_filter = ["kind", "channel"]
-    list_select_related = ["store", "actor"]
+    list_select_related = ["store", "actor", "api_key"]
     search_fields = ["public_id", "reference", "account__customer__public_id"]
     show_full_result_count = False
     date_hierarchy = "created_at"
+
+
+@admin.register(PointAdjustment)
+class PointAdjustmentAdmin(ReadOnlyAdmin):
+    """Held adjustments; approving or rejecting goes through the services (second person, once)."""
+
+    list_display = ["public_id", "created_at", "customer", "points", "reason", "requested_by", "requested_by_key",
+                    "status", "decided_by"]  # fmt: skip
+    list_filter = ["status"]
+    list_select_related = ["customer", "requested_by", "requested_by_key", "decided_by"]
+    search_fields = ["public_id", "reference", "customer__public_id"]
+    actions = ["approve", "reject"]
+
+    def _decide(self, request, queryset, decide):
+        done = 0
+        for adjustment in queryset.filter(status=PointAdjustment.Status.PENDING):
+            try:
+                decide(adjustment=adjustment, approver=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{adjustment.public_id}: {error.detail}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, _("%(n)d adjustment(s) decided.") % {"n": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Approve the selected adjustments"), permissions=["approve"])
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approve_point_adjustment)
+
+    @admin.action(description=_("Reject the selected adjustments"), permissions=["approve"])
+    def reject(self, request, queryset):
+        self._decide(request, queryset, reject_point_adjustment)
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("loyalty.approve_pointadjustment")

@@ -22,3 +22,11 @@ class LoyaltyConfig(AppConfig):
         register_nav_item(
             NavItem("loyalty-finance", _("Points finance"), "loyalty:finance", permission="loyalty.view_finance")
         )
+        register_nav_item(
+            NavItem(
+                "loyalty-approvals",
+                _("Point approvals"),
+                "loyalty:approvals",
+                permission="loyalty.approve_pointadjustment",
+            )
+        )

@@ -33,3 +33,18 @@ def expiry_batch_size() -> int:
 
 def tier_window_days() -> int:
     return getattr(settings, "LOYALTY_TIER_WINDOW_DAYS", DEFAULT_TIER_WINDOW_DAYS)
+
+
+# A manual adjustment of more points than this (either sign) waits for a second person's approval.
+DEFAULT_APPROVAL_POINTS = 10_000
+# Points one person or one API key may award by hand per day (Asia/Tokyo) without approval: many
+# awards just under the approval limit add up like one large one.
+DEFAULT_DAILY_AWARD_POINTS = 50_000
+
+
+def approval_points() -> int:
+    return getattr(settings, "LOYALTY_APPROVAL_POINTS", DEFAULT_APPROVAL_POINTS)
+
+
+def daily_award_points() -> int:
+    return getattr(settings, "LOYALTY_DAILY_AWARD_POINTS", DEFAULT_DAILY_AWARD_POINTS)

@@ -13,3 +13,9 @@ class ReferenceConflict(DomainError):
     code = "reference_conflict"
     status = 409
     title = _("This reference was already used for a different number of points.")
+
+
+class ApprovalRefused(DomainError):
+    code = "approval_refused"
+    status = 403
+    title = _("A second person, an admin, must approve this adjustment.")

@@ -105,6 +105,15 @@ class PointTransaction(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+", db_index=False,
     )  # fmt: skip
+    # An integration's adjustments are recorded against its API key (actor is a person).
+    api_key = models.ForeignKey(
+        "crm.ApiKey", verbose_name=_("API key"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("approved by"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", db_index=False,
+    )  # fmt: skip
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     shortfall = models.PositiveIntegerField(
         _("shortfall"), default=0,
@@ -140,9 +149,85 @@ class PointTransaction(models.Model):
             models.Index(fields=["order"], condition=Q(order__isnull=False), name="loyalty_txn_order"),
             models.Index(fields=["reverses"], condition=Q(reverses__isnull=False), name="loyalty_txn_reverses"),
             models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="loyalty_txn_actor"),
+            models.Index(fields=["api_key"], condition=Q(api_key__isnull=False), name="loyalty_txn_api_key"),
             models.Index(
                 fields=["account", "kind", "reference"], condition=~Q(reference=""), name="loyalty_txn_reference"
             ),
+        ]
+
+    def __str__(self):
+        return self.public_id
+
+
+def new_adjustment_id() -> str:
+    return new_public_id("adj")
+
+
+class PointAdjustment(models.Model):
+    """An adjustment above the approval limit (or beyond the daily award cap of its person or key),
+    waiting until a second person, an admin who did not ask for it, approves it. Approved, it
+    becomes one ledger row (`transaction`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting for approval")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+
+    public_id = models.CharField(max_length=32, default=new_adjustment_id, unique=True, editable=False)
+    customer = models.ForeignKey("crm.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="+")
+    points = models.IntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=255)
+    reference = models.CharField(_("reference"), max_length=64, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=SalesChannel.choices, blank=True)
+    store = models.ForeignKey(
+        "crm.Store", verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    requested_by_key = models.ForeignKey(
+        "crm.ApiKey", verbose_name=_("requested by API key"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    transaction = models.OneToOneField(
+        PointTransaction, verbose_name=_("transaction"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="approval",
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("point adjustment awaiting approval")
+        verbose_name_plural = _("point adjustments awaiting approval")
+        permissions = [("approve_pointadjustment", _("Can approve point adjustments"))]
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0), name="loyalty_adjustment_not_zero"),
+            models.CheckConstraint(condition=~Q(reason=""), name="loyalty_adjustment_has_reason"),
+            models.CheckConstraint(
+                condition=Q(requested_by__isnull=False) | Q(requested_by_key__isnull=False),
+                name="loyalty_adjustment_has_requester",
+            ),
+            # the second person: nobody decides on their own request
+            models.CheckConstraint(condition=~Q(decided_by=F("requested_by")), name="loyalty_adjustment_second_person"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_by__isnull=False, decided_at__isnull=False),
+                name="loyalty_adjustment_decision_recorded",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(transaction__isnull=False), name="loyalty_adjustment_applied"
+            ),
+            models.UniqueConstraint(
+                fields=["customer", "reference"], condition=~Q(reference=""), name="loyalty_adjustment_reference"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(status="pending"), name="loyalty_adjustment_pending"),
         ]
 
     def __str__(self):

@@ -60,3 +60,12 @@ def clock(monkeypatch):
 
     monkeypatch.setattr(auth, "_clock", lambda: Clock.now)
     return Clock
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin client, signed in as the login flow leaves a superuser: with the second factor."""
+    from tests.mfa import login_with_mfa
+
+    login_with_mfa(client, admin_user)
+    return client

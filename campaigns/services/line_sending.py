@@ -20,9 +20,9 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Subquery
-from django.template import Context
 from django.utils import timezone
 
 from channels_hub.line.client import MAX_TEXT, MULTICAST_MAX, LineApiError, LineConnector, connector_by_pk, retry_key
@@ -31,7 +31,7 @@ from crm.models import Channel, ChannelIdentity
 
 from .. import conf
 from ..models import Campaign, CampaignRecipient, MailEvent
-from ..rendering import compile_template
+from ..rendering import render_text
 
 logger = logging.getLogger(__name__)
 State = CampaignRecipient.State
@@ -72,7 +72,7 @@ def render_line_text(campaign: Campaign, *, customer: dict, customer_id: str, pr
         "campaign_name": campaign.name,
     }
     source = campaign.line_text or campaign.body_text
-    return compile_template(source, html=False).render(Context(context, autoescape=False)).strip()
+    return render_text(source, context=context, field="line_text").strip()
 
 
 def _suppress_late_opt_outs(campaign: Campaign, ids: list[int]) -> None:
@@ -129,9 +129,16 @@ def send_line_batch(*, campaign_id: int, recipient_ids: list[int]) -> int:
     products = featured_products(campaign)
     groups: dict[str, list[CampaignRecipient]] = {}
     for row in rows:
-        text = render_line_text(
-            campaign, customer=contexts[row.customer_id], customer_id=row.customer.public_id, products=products
-        )
+        try:
+            text = render_line_text(
+                campaign, customer=contexts[row.customer_id], customer_id=row.customer.public_id, products=products
+            )
+        except ValidationError as exc:  # this customer's data takes the template past its limits
+            error = "; ".join(m for messages in exc.message_dict.values() for m in messages)
+            CampaignRecipient.objects.filter(pk=row.pk, state=State.PENDING).update(
+                state=State.FAILED, error=error[:255]
+            )
+            continue
         groups.setdefault(text, []).append(row)
     pacer = _Pacer(requests=conf.line_requests_per_second(), messages=effective_throttle(campaign))
     sent = 0

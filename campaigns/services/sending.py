@@ -17,6 +17,7 @@ from email.utils import make_msgid
 from functools import partial
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -272,9 +273,17 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
                 logger.info("campaign batch stopped campaign_id=%s status changed", campaign.public_id)
                 break
             customer_id = row.customer.public_id
-            rendered, urls = render_for(
-                campaign, customer=contexts[row.customer_id], customer_id=customer_id, products=products
-            )
+            try:
+                rendered, urls = render_for(
+                    campaign, customer=contexts[row.customer_id], customer_id=customer_id, products=products
+                )
+            except ValidationError as exc:  # this customer's data takes the template past its limits
+                error = "; ".join(m for messages in exc.message_dict.values() for m in messages)
+                CampaignRecipient.objects.filter(pk=row.pk, state=State.PENDING).update(
+                    state=State.FAILED, error=error[:255]
+                )
+                logger.warning("campaign mail not rendered recipient_pk=%d", row.pk)
+                continue
             message_id = message_id_for(campaign, customer_id)
             message = build_message(
                 campaign,

@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from crm.api.serializers import StrictSerializer
+from crm.api.serializers import MomentField, StrictSerializer
 from crm.models import Channel
 
 from ..services.inbound import HANDOFF_ROLES, MAX_EXTERNAL_ID, MAX_NAME, MAX_SUBJECT
@@ -27,7 +27,7 @@ class MessageInput(StrictSerializer):
     sender = SenderInput()
     subject = serializers.CharField(max_length=MAX_SUBJECT, required=False, allow_blank=True, default="")
     body = serializers.CharField(max_length=20_000, trim_whitespace=False)
-    sent_at = serializers.DateTimeField()
+    sent_at = MomentField()
     thread_ref = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     attachments = AttachmentInput(many=True, required=False, max_length=20, default=list)
 
@@ -48,7 +48,7 @@ class InboundOutput(serializers.Serializer):
 class TranscriptLineInput(StrictSerializer):
     role = serializers.ChoiceField(choices=[(r, r) for r in HANDOFF_ROLES])
     text = serializers.CharField(max_length=20_000)
-    at = serializers.DateTimeField()
+    at = MomentField()
 
 
 class HandoffInput(StrictSerializer):

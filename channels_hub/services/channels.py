@@ -15,10 +15,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.input_guard import scrub
 from crm.models import Channel, Customer
 
 from ..models import Message, Ticket
-from .inbound import Sender, clean_sender, new_external_id, receive_message
+from .inbound import InboundItem, Sender, clean_sender, new_external_id, receive_contact, receive_message
 
 _TICKET_REF = re.compile(r"\b(tkt_[0-9A-HJKMNP-TV-Z]{26})\b")
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -113,17 +114,21 @@ def parse_email(raw: bytes) -> dict:
     except (TypeError, ValueError):
         sent_at = timezone.now()
     sent_at = min(sent_at, timezone.now())
-    subject = str(msg["Subject"] or "")
+    subject = scrub(str(msg["Subject"] or ""))
     refs = " ".join(str(msg[h] or "") for h in ("To", "Cc", "Delivered-To")) + " " + subject
     thread_ref = (_TICKET_REF.findall(refs) or [""])[0]
+    # Mail arrives as it was written: bytes that are not valid UTF-8 and NULs are cleaned, not refused.
+    text, message_id = scrub(text), scrub(message_id)
     return {
-        "sender": {"email": sender.addr_spec, "name": sender.display_name[:100]},
+        "sender": {"email": scrub(sender.addr_spec), "name": scrub(sender.display_name)[:100]},
         "subject": subject[:200],
         "body": strip_quoted_reply(text) or text.strip(),
-        "attachments": attachments,
+        "attachments": [{**a, "name": scrub(a["name"])} for a in attachments],
         "external_message_id": message_id[:255],
         "email_message_id": message_id[:255],
-        "in_reply_to": _message_ids(msg["In-Reply-To"]) + tuple(reversed(_message_ids(msg["References"]))),
+        "in_reply_to": tuple(
+            scrub(i) for i in _message_ids(msg["In-Reply-To"]) + tuple(reversed(_message_ids(msg["References"])))
+        ),
         "thread_ref": thread_ref,
         "sent_at": sent_at,
     }
@@ -141,13 +146,15 @@ def receive_email(*, raw: bytes) -> tuple[Message, bool]:
 
 
 def submit_contact_form(*, name: str, email: str, phone: str, subject: str, body: str) -> Message:
-    """The public web form: a web_form message, and a confirmation mail to the sender after commit."""
+    """The public web form: a web_form message, and a confirmation mail to the sender after commit.
+    Anyone can type anyone's email address into the form, so the message is unverified: it always
+    opens a ticket of its own and never joins one of the customer's (API.md, Contact hub)."""
     sender = clean_sender({"email": email, "phone": phone, "name": name})
+    item = InboundItem(body=body or "", sent_at=timezone.now(), external_message_id=new_external_id("web"))
     with transaction.atomic():
-        message, _created = receive_message(
-            channel=Channel.WEB_FORM, sender=sender, subject=subject, body=body,
-            external_message_id=new_external_id("web"),
-        )  # fmt: skip
+        message, _created = receive_contact(
+            channel=Channel.WEB_FORM, sender=sender, items=[item], subject=subject, new_ticket=True
+        )
         from ..tasks import send_contact_confirmation
 
         transaction.on_commit(lambda: send_contact_confirmation.delay(message.pk, sender.email))

@@ -1,8 +1,11 @@
 """One exception handler: every API error is application/problem+json (RFC 9457) with a stable `code`
 and, for bad input, `errors` keyed by the field's path (``lines.0.sku``)."""
 
+import logging
+
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
@@ -12,6 +15,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from ..exceptions import DomainError
+from ..input_guard import value_out_of_range_message
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 _TITLES = {
@@ -67,6 +73,7 @@ def problem(*, status_code: int, code: str, detail: str, title=None, errors=None
 def problem_exception_handler(exc, context):
     headers = {}
     if isinstance(exc, DomainError):
+        headers = getattr(exc, "headers", {})
         body = problem(
             status_code=exc.status,
             code=exc.code,
@@ -80,6 +87,11 @@ def problem_exception_handler(exc, context):
         body = problem(status_code=400, code="validation_error", detail=_TITLES["validation_error"], errors=errors)
     elif isinstance(exc, RequestDataTooBig):
         body = problem(status_code=413, code="request_too_large", detail=_TITLES["request_too_large"])
+    elif isinstance(exc, DataError | OverflowError):
+        # The last line of the input guard (crm.input_guard): a value the column cannot hold.
+        logger.error("value out of range view=%s", type(context.get("view")).__name__, exc_info=exc)
+        detail = value_out_of_range_message()
+        body = problem(status_code=400, code="validation_error", detail=detail, errors={"non_field_errors": [detail]})
     else:
         response = drf_exception_handler(exc, context)
         if response is None:

@@ -24,12 +24,16 @@ ERROR_STATUSES = {
     "401": "Missing or invalid API key",
     "403": "The key lacks the scope",
     "404": "Unknown id (not_found)",
-    "429": "Throttled; see Retry-After",
+    "429": "Throttled, or too many attempts (too_many_attempts); see Retry-After",
 }
 WRITE_ERROR_STATUSES = {
     "409": "Conflict (e.g. identity_conflict, insufficient_points, out_of_stock, idempotency_in_progress)",
+    "413": "The body is larger than 5 MB (request_too_large)",
+    "415": "The body is not of the documented media type (unsupported_media_type)",
     "422": "Unprocessable (e.g. idempotency_conflict, proof_mismatch)",
 }
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255}
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -46,7 +50,8 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 def add_problem_responses(result, generator, request, public):
-    """Postprocessing hook: every operation documents its problem+json error answers."""
+    """Postprocessing hook: every operation documents its problem+json error answers (writes also
+    413 and 415), 429's Retry-After header, and the Idempotency-Key header's bounds."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     ref = {"$ref": "#/components/schemas/Problem"}
     for operations in result.get("paths", {}).values():
@@ -58,4 +63,8 @@ def add_problem_responses(result, generator, request, public):
                 operation["responses"].setdefault(
                     status, {"description": description, "content": {"application/problem+json": {"schema": ref}}}
                 )
+            operation["responses"]["429"].setdefault("headers", RETRY_AFTER)
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key":
+                    parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
     return result

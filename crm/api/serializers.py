@@ -1,4 +1,5 @@
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,24 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
         return super().to_internal_value(data)
+
+
+# Money columns are 32-bit on PostgreSQL (PositiveIntegerField): an order's total must fit them.
+MAX_ORDER_YEN = 2_147_483_647
+_EARLIEST, _LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class MomentField(serializers.DateTimeField):
+    """A moment a retailer's records can hold: from 2000 up to 2100, so that what is computed from it
+    (a points expiry a year later, a threading window) stays within the calendar."""
+
+    default_error_messages = {"out_of_range": _("Give a time between 2000 and 2099.")}
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not _EARLIEST <= moment < _LATEST:
+            self.fail("out_of_range")
+        return moment
 
 
 class StoreCodeField(serializers.SlugRelatedField):
@@ -59,7 +78,7 @@ class CustomerListSerializer(serializers.ListSerializer):
 
 class CustomerOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
-    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     identities = IdentityOutput(many=True, read_only=True)
     points_balance = serializers.SerializerMethodField()
     tier = serializers.SerializerMethodField()
@@ -113,6 +132,19 @@ class CustomerOutput(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_tier(self, customer) -> str | None:
         return self._summary(customer).get("tier")
+
+
+class LinkedCustomerOutput(CustomerOutput):
+    """The customer for the caller's autofill after a link: the birth date only when it was the
+    proof, and only the account just linked (not the member's other channel accounts)."""
+
+    def to_representation(self, customer):
+        data = super().to_representation(customer)
+        if not self.context.get("proved_birth_date"):
+            data["birth_date"] = None
+        linked = self.context.get("linked")
+        data["identities"] = [i for i in data["identities"] if (i["channel"], i["external_id"]) == linked]
+        return data
 
 
 class CustomerInput(StrictSerializer):
@@ -177,9 +209,16 @@ class OrderInput(StrictSerializer):
     store = serializers.CharField(max_length=32, required=False, allow_null=True)
     customer = serializers.CharField(max_length=32, required=False, allow_null=True)
     customer_identity = IdentitySerializer(required=False, allow_null=True)
-    ordered_at = serializers.DateTimeField()
+    ordered_at = MomentField()
     lines = OrderLineInput(many=True, min_length=1, max_length=500)
     redeem_points = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, default=0)
+
+    def validate_lines(self, lines):
+        if sum(line["quantity"] * line["unit_price"] for line in lines) > MAX_ORDER_YEN:
+            raise serializers.ValidationError(
+                _("The order's total may be at most ¥%(n)s.") % {"n": f"{MAX_ORDER_YEN:,}"}
+            )
+        return lines
 
 
 class OrderLineOutput(serializers.ModelSerializer):
@@ -194,7 +233,7 @@ class OrderOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     fulfilled_from = serializers.SerializerMethodField()
-    customer = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    customer = serializers.SlugRelatedField(slug_field="public_id", read_only=True, allow_null=True)
     points_balance = serializers.SerializerMethodField()
     lines = OrderLineOutput(many=True, read_only=True)
 

@@ -33,6 +33,7 @@ from .serializers import (
     CustomerCreateInput,
     CustomerInput,
     CustomerOutput,
+    LinkedCustomerOutput,
     LinkInput,
     OrderInput,
     OrderOutput,
@@ -94,7 +95,7 @@ class ProductView(APIView):
 
     @extend_schema(
         operation_id="products_put", summary="Create or update one product",
-        request=ProductInput, responses={200: ProductOutput, 201: ProductOutput},
+        request=ProductInput, responses={200: ProductOutput, 201: ProductOutput}, parameters=[IDEMPOTENCY_PARAMETER],
     )  # fmt: skip
     @idempotent
     def put(self, request, sku):
@@ -213,13 +214,18 @@ class CustomerLinkView(APIView):
         operation_id="customers_link",
         summary="Link a channel account to a member with proof",
         request=LinkInput,
-        responses=CustomerOutput,
+        responses=LinkedCustomerOutput,
     )
     def post(self, request):
         data = LinkInput(data=request.data)
         data.is_valid(raise_exception=True)
         customer = link_channel_account(**data.validated_data)
-        return Response(CustomerOutput(customer).data)
+        proof = data.validated_data
+        context = {
+            "linked": (proof["channel"], proof["external_id"]),
+            "proved_birth_date": proof.get("birth_date") is not None and proof.get("birth_date") == customer.birth_date,
+        }
+        return Response(LinkedCustomerOutput(customer, context=context).data)
 
 
 def _encode_cursor(at: datetime) -> str:
@@ -238,7 +244,10 @@ class CustomerTimelineView(APIView):
 
     @extend_schema(
         operation_id="customers_timeline", summary="Everything that happened with this customer, newest first",
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        parameters=[
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
+            OpenApiParameter("cursor", str),
+        ],
         responses=inline_serializer("TimelinePage", {
             "results": TimelineEntryOutput(many=True), "next": serializers.URLField(allow_null=True),
         }),
@@ -262,7 +271,7 @@ class CustomerRecommendationsView(APIView):
     @extend_schema(
         operation_id="customers_recommendations",
         summary="Products to show this customer",
-        parameters=[OpenApiParameter("limit", int)],
+        parameters=[OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10})],
         responses=inline_serializer("Recommendations", {"results": ProductOutput(many=True)}),
     )
     def get(self, request, customer_id):

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from ..exceptions import IdentityConflict, InvalidState, ProofMismatch
 from ..models import ChannelIdentity, ConsentSource, Customer, Store
 from ..normalize import normalize_email, normalize_kana, normalize_name, normalize_phone, parse_phone
+from ..ratelimit import AttemptLimit
 from ..selectors import customer_by_member_number
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,10 @@ def update_customer(*, customer: Customer, consent_source: str = ConsentSource.S
     return customer
 
 
+# API.md: after 5 wrong proofs for one member within an hour, every attempt for them gets 429.
+LINK_PROOF_LIMIT = AttemptLimit("link-proof", limit=5, window=60 * 60)
+
+
 def link_channel_account(
     *, channel: str, external_id: str, member_number: str, birth_date: date | None = None, phone: str | None = None
 ) -> Customer:
@@ -156,6 +161,9 @@ def link_channel_account(
     if birth_date is None and not phone:
         raise ValidationError({"birth_date": [_("Give the birth date or the phone number as proof.")]})
     customer = customer_by_member_number(member_number)
+    # Counted per member (per number when it is unknown, so both answer alike), in the shared cache.
+    limit_key = customer.public_id if customer is not None else member_number.strip()
+    LINK_PROOF_LIMIT.take(limit_key)
     proved = customer is not None and (
         (birth_date is not None and customer.birth_date == birth_date)
         or (bool(phone) and customer.phone != "" and parse_phone(phone) == customer.phone)
@@ -163,6 +171,7 @@ def link_channel_account(
     if not proved:
         logger.info("link refused channel=%s", channel)
         raise ProofMismatch()
+    LINK_PROOF_LIMIT.give_back(limit_key)
     with transaction.atomic():
         existing = ChannelIdentity.objects.select_for_update().filter(channel=channel, external_id=external_id).first()
         if existing is not None:

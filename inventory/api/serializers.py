@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from crm.api.serializers import StrictSerializer
+from crm.api.serializers import MomentField, StrictSerializer
 from crm.prefectures import PREFECTURE_CHOICES
 
 from ..models import Reservation
@@ -36,7 +36,7 @@ class ReservationInput(StrictSerializer):
     quantity = serializers.IntegerField(min_value=1, max_value=99)
     kind = serializers.ChoiceField(choices=Reservation.Kind.choices)
     customer = serializers.CharField(max_length=32)
-    slot_start = serializers.DateTimeField(required=False, allow_null=True, help_text="Required for try_on")
+    slot_start = MomentField(required=False, allow_null=True, help_text="Required for try_on")
 
 
 class ReservationOutput(serializers.ModelSerializer):

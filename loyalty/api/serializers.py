@@ -5,7 +5,7 @@ from rest_framework import serializers
 from crm.api.serializers import StoreCodeField, StrictSerializer, iso_datetime
 from crm.models import SalesChannel
 
-from ..models import PointTransaction
+from ..models import PointAdjustment, PointTransaction
 from ..services.points import MAX_POINTS
 
 REDEEM_CHANNELS = [(c, label) for c, label in SalesChannel.choices if c in ("store", "ec", "app")]
@@ -45,8 +45,8 @@ class AdjustInput(StrictSerializer):
 
 class TransactionOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    order = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    order = serializers.SlugRelatedField(slug_field="public_id", read_only=True, allow_null=True)
 
     class Meta:
         model = PointTransaction
@@ -79,3 +79,19 @@ class BalanceOutput(serializers.Serializer):
 class TransactionResult(serializers.Serializer):
     transaction = TransactionOutput()
     balance = serializers.IntegerField()
+
+
+class PendingAdjustmentOutput(serializers.ModelSerializer):
+    """An adjustment held for an admin's approval (202)."""
+
+    id = serializers.CharField(source="public_id")
+    status = serializers.SerializerMethodField()
+    customer = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+
+    class Meta:
+        model = PointAdjustment
+        fields = ["id", "status", "customer", "points", "reason", "reference", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["pending_approval", "rejected"]))
+    def get_status(self, adjustment) -> str:
+        return "rejected" if adjustment.status == PointAdjustment.Status.REJECTED else "pending_approval"

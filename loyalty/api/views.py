@@ -9,11 +9,19 @@ from rest_framework.views import APIView
 from crm.api.auth import api_actor
 from crm.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from crm.api.views import customer_or_404
+from crm.models import ApiKey
 
 from .. import selectors
-from ..models import PointAccount, PointTransaction
-from ..services import adjust_points, redeem_points
-from .serializers import AdjustInput, BalanceOutput, RedeemInput, TransactionOutput, TransactionResult
+from ..models import PointAccount, PointAdjustment, PointTransaction
+from ..services import redeem_points, submit_point_adjustment
+from .serializers import (
+    AdjustInput,
+    BalanceOutput,
+    PendingAdjustmentOutput,
+    RedeemInput,
+    TransactionOutput,
+    TransactionResult,
+)
 
 
 def _result(txn, created: bool) -> Response:
@@ -81,7 +89,14 @@ class AdjustView(APIView):
 
     @extend_schema(
         operation_id="loyalty_adjust", summary="Correct or award points by hand, with a reason",
-        request=AdjustInput, responses={201: TransactionResult, 200: TransactionResult},
+        description=(
+            "More points than `LOYALTY_APPROVAL_POINTS` (default 10,000, either sign), or an award that takes "
+            "the key's awards of the day beyond `LOYALTY_DAILY_AWARD_POINTS` (default 50,000), are held: "
+            "202 `pending_approval`, applied only when an admin other than the requester approves. "
+            "The same `reference` again answers what it produced the first time."
+        ),
+        request=AdjustInput,
+        responses={201: TransactionResult, 200: TransactionResult, 202: PendingAdjustmentOutput},
         parameters=[IDEMPOTENCY_PARAMETER],
     )  # fmt: skip
     @idempotent
@@ -89,5 +104,10 @@ class AdjustView(APIView):
         customer = customer_or_404(customer_id)
         data = AdjustInput(data=request.data)
         data.is_valid(raise_exception=True)
-        txn, created = adjust_points(customer=customer, actor=api_actor(request), **data.validated_data)
-        return _result(txn, created)
+        api_key = request.auth if isinstance(request.auth, ApiKey) else None
+        result, created = submit_point_adjustment(
+            customer=customer, actor=api_actor(request), api_key=api_key, **data.validated_data
+        )
+        if isinstance(result, PointAdjustment):
+            return Response(PendingAdjustmentOutput(result).data, status=202)
+        return _result(result, created)

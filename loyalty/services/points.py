@@ -41,6 +41,13 @@ def _check_points(points, *, allow_negative: bool = False) -> None:
         raise ValidationError({"points": [message]})
 
 
+def _check_reason(reason) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Say why the points are adjusted.")]})
+    return reason
+
+
 def _replay(*, account, kind: str, reference: str, points: int) -> PointTransaction | None:
     """The earlier transaction with this reference on this account (a retry), if any. Looked up under
     the account lock, so a concurrent duplicate sees the first one once it has committed."""
@@ -98,14 +105,16 @@ def adjust_points(
     reference: str = "",
     channel: str = "",
     store: Store | None = None,
+    api_key=None,
+    approved_by=None,
 ) -> tuple[PointTransaction, bool]:
-    """A manual correction or award, always with a reason (audited: actor, time, reason are kept).
-    Positive points form a new lot that expires like earned points; negative points are taken
-    oldest-expiring first and may not take the balance below zero (InsufficientPoints)."""
+    """A manual correction or award, always with a reason (audited: actor or API key, approver,
+    time, reason are kept). Positive points form a new lot that expires like earned points; negative
+    points are taken oldest-expiring first and may not take the balance below zero
+    (InsufficientPoints). Applies at once: requests from people and integrations go through
+    submit_point_adjustment, which holds large ones for approval."""
     _check_points(points, allow_negative=True)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Say why the points are adjusted.")]})
+    reason = _check_reason(reason)
     reference = (reference or "").strip()
     with transaction.atomic():
         account = locked_account_for(customer)
@@ -119,7 +128,7 @@ def adjust_points(
             )
         txn = write_transaction(
             account=account, kind=PointTransaction.Kind.ADJUST, points=points, channel=channel, store=store,
-            reference=reference, actor=actor, reason=reason,
+            reference=reference, actor=actor, api_key=api_key, approved_by=approved_by, reason=reason,
             idempotency_key=f"adjust:{account.pk}:{reference}" if reference else None,
         )  # fmt: skip
         if points > 0:

@@ -2,6 +2,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 
 import pytest
@@ -113,8 +114,8 @@ def test_attribution_splits_store_and_ec_and_counts_the_holdout(django_capture_o
     assert len(customers) == 30
 
 
-def _mailgun_payload(key: str, event: dict, *, good=True) -> str:
-    timestamp, token = str(int(time.time())), "a" * 50
+def _mailgun_payload(key: str, event: dict, *, good=True, age: float = 0, token: str | None = None) -> str:
+    timestamp, token = str(int(time.time() - age)), token or secrets.token_hex(25)
     signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     if not good:
         signature = "0" * 64
@@ -168,3 +169,19 @@ def test_webhook_is_off_without_a_key(settings):
     body = _mailgun_payload("", _bounce_event("<x@y>", "a@example.jp"))
     assert Client().post("/campaigns/esp/tracking/", body, content_type="application/json").status_code == 404
     assert Suppression.objects.count() == 0
+
+
+@pytest.mark.parametrize("age", [16 * 60, -16 * 60, 86_400 * 30])
+def test_webhook_with_a_stale_or_future_timestamp_is_refused(sent, settings, age):
+    settings.CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY = "key-test"
+    body = _mailgun_payload("key-test", _bounce_event("<x@y>", "hanako@example.jp"), age=age)
+    response = Client().post("/campaigns/esp/tracking/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert Suppression.objects.count() == 0 and MailEvent.objects.count() == 0
+
+
+def test_a_replayed_webhook_is_refused(sent, settings):
+    settings.CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY = "key-test"
+    body = _mailgun_payload("key-test", _bounce_event("<x@y>", "hanako@example.jp"), token="t" * 50)
+    assert Client().post("/campaigns/esp/tracking/", body, content_type="application/json").status_code == 200
+    assert Client().post("/campaigns/esp/tracking/", body, content_type="application/json").status_code == 400

@@ -9,6 +9,7 @@ from campaigns.models import Campaign, CampaignRecipient, Segment
 from campaigns.services import start_campaign
 from crm import registry
 from tests.crm.factories import UserFactory
+from tests.mfa import login_as
 
 from .factories import CampaignFactory, CustomerFactory, SegmentFactory
 
@@ -19,13 +20,13 @@ RULES = {"all": [{"field": "prefecture", "op": "in", "value": ["東京都"]}]}
 @pytest.fixture
 def marketer(client):
     user = UserFactory(role="marketer", email="mk@tsunagu.example")
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
 def test_pages_need_login_and_the_marketer_role(client):
     assert client.get("/campaigns/").status_code == 302
-    client.force_login(UserFactory(role="store_staff"))
+    login_as(client, UserFactory(role="store_staff"))
     assert client.get("/campaigns/segments/new/").status_code == 403
     assert client.post("/campaigns/new/", {}).status_code == 403
 
@@ -163,6 +164,69 @@ def test_customer_page_shows_the_campaign_panel(client, django_capture_on_commit
     customer = CustomerFactory()
     with django_capture_on_commit_callbacks(execute=True):
         start_campaign(campaign=CampaignFactory(name="夏のセール"))
-    client.force_login(UserFactory(role="agent"))
+    login_as(client, UserFactory(role="agent"))
     body = client.get(f"/customers/{customer.public_id}/").content.decode()
     assert "panel-campaign_mails" in body
+
+
+# --- Security: the preview cannot run script (audit finding 1) ---------------------------------
+HOSTILE = '<script>alert("x")</script><img src=x>'  # a name fits 50 characters
+
+
+def test_preview_escapes_the_text_body_and_the_customers_data(client, marketer):
+    customer = CustomerFactory(family_name=HOSTILE, given_name='"><svg onload=alert(2)>')
+    campaign = CampaignFactory(
+        subject="{{ customer.family_name }} <b>sale</b>",
+        body_text="<script>alert('text')</script> {{ customer.family_name }} {{ customer.given_name }}",
+    )
+    for url in (f"/campaigns/{campaign.public_id}/preview/?customer={customer.public_id}",
+                f"/campaigns/{campaign.public_id}/preview/"):  # fmt: skip
+        body = client.get(url).content.decode()
+        assert "<script>" not in body and "<img src=x" not in body and "<svg" not in body and "<b>sale" not in body
+    body = client.get(f"/campaigns/{campaign.public_id}/preview/?customer={customer.public_id}").content.decode()
+    assert "&lt;script&gt;alert(&#x27;text&#x27;)&lt;/script&gt;" in body
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+
+
+def test_preview_html_body_is_served_alone_under_a_sandbox_policy(client, marketer):
+    customer = CustomerFactory(family_name=HOSTILE)
+    campaign = CampaignFactory(
+        body_html='<p class="x">{{ customer.family_name }}</p><a href="https://shop.example/sale">Sale</a>'
+        "<script>parent.document.title='owned'</script>"
+    )
+    fragment = client.get(f"/campaigns/{campaign.public_id}/preview/?customer={customer.public_id}").content.decode()
+    assert "srcdoc" not in fragment and "<script>" not in fragment
+    src = f"/campaigns/{campaign.public_id}/preview/html/?customer={customer.public_id}"
+    assert f'sandbox="" src="{src.replace("&", "&amp;")}"' in fragment
+    response = client.get(src)
+    assert response.status_code == 200 and response["Content-Type"] == "text/html; charset=utf-8"
+    policy = response["Content-Security-Policy"]
+    assert "sandbox" in policy and "allow-scripts" not in policy and "allow-same-origin" not in policy
+    assert "script-src 'none'" in policy or "default-src 'none'" in policy
+    assert response["X-Frame-Options"] == "SAMEORIGIN" and "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    assert '<a href="https://shop.example/sale">Sale</a>' in html  # double-quoted links arrive intact
+    assert "&lt;script&gt;alert(&quot;x&quot;)" in html  # the customer's data is escaped
+    assert client.get(f"/campaigns/{campaign.public_id}/preview/html/?customer=cus_nope").status_code == 404
+
+
+def test_preview_html_needs_the_marketer_role(client):
+    campaign = CampaignFactory()
+    assert client.get(f"/campaigns/{campaign.public_id}/preview/html/").status_code == 302
+    login_as(client, UserFactory())
+    assert client.get(f"/campaigns/{campaign.public_id}/preview/html/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body_html",
+    [
+        "{{ customer.family_name|safe }}",
+        "{{ products|safeseq }}",
+        "{% autoescape off %}{{ customer.family_name }}{% endautoescape %}",
+        "{% filter safe %}{{ customer.family_name }}{% endfilter %}",
+    ],
+)
+def test_campaign_templates_may_not_turn_escaping_off(client, marketer, body_html):
+    segment = SegmentFactory()
+    response = client.post("/campaigns/new/", _form(segment, body_html=body_html))
+    assert response.status_code == 400 and Campaign.objects.count() == 0

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.crm.factories import UserFactory
+from tests.mfa import login_as
 
 from .factories import CannedReplyFactory, LeadFactory, MessageFactory, RoutingRuleFactory, TeamFactory
 
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(UserFactory(role="admin"))
+    login_as(client, UserFactory(role="admin"))
     return client
 
 
@@ -36,5 +37,5 @@ def test_routing_rules_can_be_added_but_tickets_cannot(admin_client):
 
 
 def test_agents_do_not_reach_the_hub_admin(client):
-    client.force_login(UserFactory(role="agent"))
+    login_as(client, UserFactory(role="agent"))
     assert client.get("/admin/channels_hub/routingrule/").status_code in (302, 403)

@@ -20,6 +20,7 @@ from crm.exceptions import DomainError
 from crm.models import ChannelIdentity
 from crm.registry import customer_timeline
 from tests.crm.factories import CustomerFactory, IdentityFactory, UserFactory
+from tests.mfa import login_as
 
 from .line_support import SECRET, TOKEN, user_id
 
@@ -414,7 +415,7 @@ def test_the_command_refuses_bad_input(options, message):
 
 def test_the_admin_never_shows_the_secrets_back(line_account, client):
     admin = UserFactory(role="admin", is_staff=True, is_superuser=True)
-    client.force_login(admin)
+    login_as(client, admin)  # an admin signs in with the second factor (crm.security)
     listing = client.get("/admin/channels_hub/lineaccount/").content.decode()
     change = client.get(f"/admin/channels_hub/lineaccount/{line_account.pk}/change/").content.decode()
     for page in (listing, change):

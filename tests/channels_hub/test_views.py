@@ -12,6 +12,7 @@ from channels_hub.services import receive_message
 from channels_hub.services.tickets import csat_token
 from crm import registry
 from tests.crm.factories import CustomerFactory, UserFactory
+from tests.mfa import login_as
 
 from .factories import CannedReplyFactory, MessageFactory, TicketFactory
 
@@ -26,7 +27,7 @@ def text(response) -> str:
 @pytest.fixture
 def agent(client):
     user = UserFactory(role="agent")
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -76,9 +77,9 @@ def test_inbox_runs_a_fixed_number_of_queries(client, agent, django_assert_max_n
 
 def test_inbox_needs_the_hub_permission(client):
     assert client.get(INBOX).status_code == 302  # to login
-    client.force_login(UserFactory(role="marketer"))
+    login_as(client, UserFactory(role="marketer"))
     assert client.get(INBOX).status_code == 200
-    client.force_login(UserFactory())
+    login_as(client, UserFactory())
     assert client.get(INBOX).status_code == 403
 
 
@@ -144,7 +145,7 @@ def test_note_status_and_merge_from_the_ticket_page(client, agent):
 
 
 def test_store_staff_cannot_reply(client):
-    client.force_login(UserFactory(role="store_staff"))
+    login_as(client, UserFactory(role="store_staff"))
     ticket = TicketFactory()
     assert client.post(ticket_url(ticket, "reply"), {"body": "x"}).status_code == 403
     assert ticket.messages.count() == 0
@@ -176,7 +177,7 @@ def test_customer_page_shows_the_hub_panel_and_logs_a_call(client, agent):
 
 def test_store_staff_write_a_counter_note(client):
     staff = UserFactory(role="store_staff")
-    client.force_login(staff)
+    login_as(client, staff)
     customer = CustomerFactory()
     client.post(f"/hub/customers/{customer.public_id}/counter-note/", {"body": "サイズ違いの取り寄せ希望"})
     note = Message.objects.get()
@@ -220,8 +221,9 @@ def test_contact_form_opens_a_ticket_and_mails_a_confirmation(django_capture_on_
     assert response.status_code == 200
     ticket = Ticket.objects.get()
     assert ticket.first_channel == "web_form" and ticket.lead.email == "taro@example.jp"
-    assert ticket.public_id in text(response)
+    assert ticket.public_id not in text(response) and "tkt_" not in text(response)  # the answer names no ticket
     assert mail.outbox[0].to == ["taro@example.jp"] and ticket.public_id in mail.outbox[0].subject
+    assert "日曜は何時まで" not in mail.outbox[0].body and "営業時間" not in mail.outbox[0].body  # no echo
 
 
 def test_contact_form_without_csrf_token_is_refused():
@@ -250,7 +252,44 @@ def test_contact_form_is_rate_limited_per_ip(client, settings):
     statuses = [client.post("/contact/", data, REMOTE_ADDR="203.0.113.5").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert Message.objects.count() == 2
-    assert client.post("/contact/", data, REMOTE_ADDR="203.0.113.6").status_code == 200
+    assert client.post("/contact/", {**data, "email": "b@example.jp"}, REMOTE_ADDR="203.0.113.6").status_code == 200
+
+
+def test_behind_the_balancer_the_limit_counts_per_client_not_per_balancer(client, settings):
+    settings.HUB_CONTACT_RATE = (2, dt.timedelta(hours=1))
+    settings.TRUSTED_PROXY_COUNT = 1
+    balancer = {"REMOTE_ADDR": "10.0.0.2"}
+
+    def post(client_ip, email):
+        data = {"name": "a", "email": email, "subject": "s", "body": "b"}
+        return client.post("/contact/", data, HTTP_X_FORWARDED_FOR=f"198.51.100.1, {client_ip}", **balancer)
+
+    assert [post("203.0.113.5", f"a{i}@example.jp").status_code for i in range(3)] == [200, 200, 429]
+    assert post("203.0.113.9", "z@example.jp").status_code == 200  # another client, same balancer
+    # A forged left-most entry does not make a new client: the balancer's entry counts.
+    assert post("203.0.113.5", "y@example.jp").status_code == 429
+
+
+def test_one_address_cannot_be_flooded_with_confirmations_from_many_clients(client, settings):
+    settings.HUB_CONTACT_RATE = (100, dt.timedelta(hours=1))
+    data = {"name": "a", "email": "victim@example.jp", "subject": "s", "body": "b"}
+    statuses = [client.post("/contact/", data, REMOTE_ADDR=f"203.0.113.{i}").status_code for i in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_a_web_form_message_never_joins_an_identified_customers_ticket(client, django_capture_on_commit_callbacks):
+    from tests.crm.factories import CustomerFactory
+
+    customer = CustomerFactory(email="hanako@example.jp")
+    existing = TicketFactory(customer=customer, status="open")
+    before = Message.objects.filter(ticket=existing).count()
+    data = {"name": "x", "email": "Hanako@example.jp", "subject": "住所変更", "body": "住所を変えてください"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/contact/", data)
+    assert response.status_code == 200 and existing.public_id not in text(response)
+    assert Message.objects.filter(ticket=existing).count() == before
+    new = Ticket.objects.exclude(pk=existing.pk).get()
+    assert new.first_channel == "web_form" and new.pk != existing.pk
 
 
 # --- CSAT survey -------------------------------------------------------------------------------------------

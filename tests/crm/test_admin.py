@@ -23,6 +23,7 @@ from crm.models import (
 )
 from crm.services import create_api_key, merge_customers, record_order, record_return
 from crm.services.api_keys import hash_api_key
+from tests.mfa import login_as
 
 from .factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, UserFactory
 
@@ -272,7 +273,7 @@ def staff_marketer():
 
 
 def test_export_and_import_need_their_permissions(client, staff_marketer):
-    client.force_login(staff_marketer)
+    login_as(client, staff_marketer)
     customer = CustomerFactory()
 
     changelist = client.get(admin_url(Customer, "changelist"))
@@ -287,14 +288,14 @@ def test_export_and_import_need_their_permissions(client, staff_marketer):
 
     staff_marketer.groups.clear()
     staff_marketer.user_permissions.add(Permission.objects.get(codename="view_customer"))
-    client.force_login(User.objects.get(pk=staff_marketer.pk))
+    login_as(client, User.objects.get(pk=staff_marketer.pk))
     response = post_action(client, "export_csv", [customer])
     assert response.status_code == 200
     assert not response.streaming  # the changelist again, without the action
 
 
 def test_store_staff_cannot_reach_the_admin(client):
-    client.force_login(UserFactory(role="store_staff"))
+    login_as(client, UserFactory(role="store_staff"))
 
     response = client.get("/admin/")
 
@@ -383,10 +384,10 @@ def test_product_add_and_change_go_through_upsert(admin_client):
 
 
 def test_api_key_is_created_with_checkbox_scopes_and_shown_once(admin_client, admin_user):
-    response = admin_client.post(
-        admin_url(ApiKey, "add"), {"name": "POS", "scopes": ["catalog:read", "orders:write"]}, follow=True
-    )
+    response = admin_client.post(admin_url(ApiKey, "add"), {"name": "POS", "scopes": ["catalog:read", "orders:write"]})
 
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert "messages" not in response.cookies  # the key is in this page, never in the messages cookie
     page = response.content.decode()
     raw_key = re.search(r"tsu_[0-9a-f]{8}_[A-Za-z0-9_\-]+", page).group(0)
     api_key = ApiKey.objects.get()
@@ -520,7 +521,7 @@ def test_staff_change_form_saves(admin_client):
 def test_an_admin_role_member_manages_staff_but_cannot_make_superusers(client):
     manager = UserFactory(role="admin")
     staff = UserFactory(role="agent")
-    client.force_login(manager)
+    login_as(client, manager)
     data = {
         "email": staff.email, "display_name": "Agent", "language": "en", "is_active": "on", "is_superuser": "on",
         "is_staff": "on", "groups": [Group.objects.get(name="admin").pk], "date_joined_0": "2025-01-01",

@@ -9,6 +9,7 @@ from crm.api.auth import active_api_keys
 from crm.models import ApiKey, IdempotencyRecord, Product
 from crm.scopes import SCOPES
 from crm.services import create_api_key, revoke_api_key, set_api_key_rate_limit
+from tests.mfa import login_as
 
 from .factories import StoreFactory, UserFactory
 
@@ -75,10 +76,10 @@ def test_staff_session_may_call_the_api_within_its_role(client):
     StoreFactory()
     staff = UserFactory(role="store_staff")
     marketer = UserFactory(role="marketer")
-    client.force_login(staff)
+    login_as(client, staff)
     assert client.get("/api/v1/customers/").status_code == 200
     assert client.get("/api/v1/stores/").status_code == 200
-    client.force_login(marketer)
+    login_as(client, marketer)
     assert client.get("/api/v1/customers/").status_code == 200
     response = client.post("/api/v1/customers/", {"family_name": "x"}, content_type="application/json")
     assert response.status_code == 403
@@ -87,7 +88,7 @@ def test_staff_session_may_call_the_api_within_its_role(client):
 def test_session_writes_need_the_csrf_token():
     staff = UserFactory(role="store_staff")
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(staff)
+    login_as(client, staff)
     response = client.post("/api/v1/customers/", {"family_name": "x"}, format="json")
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]

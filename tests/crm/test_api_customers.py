@@ -410,3 +410,53 @@ def test_the_customer_body_is_what_its_declared_fields_give(member, settings):
     settings.TIME_ZONE = "UTC"  # an offset of zero is written Z, as DRF does
     fast = CustomerOutput(member).data
     assert fast == serializers.ModelSerializer.to_representation(CustomerOutput(member), member)
+
+
+# --- Link proof cannot be brute-forced, and tells no more than autofill needs (audit finding 3) ---
+def _link(client, member_number, external_id="ec-9", **proof):
+    body = {"channel": "ec", "external_id": external_id, "member_number": member_number, **proof}
+    return client.post("/api/v1/customers/link/", body, format="json")
+
+
+def test_five_wrong_proofs_lock_the_member_for_the_hour_even_for_the_right_one(writer, monkeypatch):
+    import time
+
+    customer = CustomerFactory(birth_date=dt.date(1990, 4, 1))
+    other = CustomerFactory(birth_date=dt.date(1980, 1, 1))
+    for day in range(1, 6):
+        assert _link(writer, customer.member_number, birth_date=f"1990-01-0{day}").status_code == 422
+    for proof in ({"birth_date": "1990-04-01"}, {"birth_date": "1990-01-09"}):
+        response = _link(writer, customer.member_number, **proof)
+        assert response.status_code == 429 and response.json()["code"] == "too_many_attempts"
+        assert 0 < int(response["Retry-After"]) <= 3600
+    assert not ChannelIdentity.objects.exists()
+    # Another member is not affected, and the hour is counted for the member, not the key.
+    assert _link(writer, other.member_number, "ec-other", birth_date="1980-01-01").status_code == 200
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3601)
+    assert _link(writer, customer.member_number, birth_date="1990-04-01").status_code == 200
+
+
+def test_unknown_member_numbers_lock_alike_so_the_answer_tells_nothing(writer):
+    for _ in range(5):
+        assert _link(writer, "999999999999", birth_date="1990-01-01").status_code == 422
+    assert _link(writer, "999999999999", birth_date="1990-01-01").status_code == 429
+
+
+def test_a_right_proof_does_not_count_as_a_wrong_one(writer):
+    customer = CustomerFactory(birth_date=dt.date(1990, 4, 1))
+    for i in range(4):
+        assert _link(writer, customer.member_number, birth_date="1990-01-01").status_code == 422
+        assert _link(writer, customer.member_number, f"ec-{i}", birth_date="1990-04-01").status_code == 200
+    assert _link(writer, customer.member_number, birth_date="1990-01-01").status_code == 422
+
+
+def test_the_link_answer_gives_autofill_data_but_not_what_the_caller_did_not_prove(writer):
+    customer = CustomerFactory(birth_date=dt.date(1990, 4, 1), phone="+819012345678")
+    IdentityFactory(customer=customer, channel="line", external_id="U-secret")
+    by_phone = _link(writer, customer.member_number, phone="090-1234-5678").json()
+    assert by_phone["email"] == customer.email and by_phone["family_name"] == customer.family_name
+    assert by_phone["birth_date"] is None  # proved by phone: the birth date stays private
+    assert by_phone["identities"] == [{"channel": "ec", "external_id": "ec-9"}]  # not the LINE account
+    by_birth_date = _link(writer, customer.member_number, birth_date="1990-04-01").json()
+    assert by_birth_date["birth_date"] == "1990-04-01"

@@ -73,8 +73,8 @@ def test_a_cleared_shared_cache_reloads():
 
 
 @override_settings(DEBUG=False, CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
-def test_deploy_check_warns_about_a_per_process_cache():
-    assert [w.id for w in shared_cache_in_production(None)] == ["crm.W001"]
+def test_deploy_check_refuses_a_per_process_cache():
+    assert [w.id for w in shared_cache_in_production(None)] == ["crm.E001"]
 
 
 @override_settings(DEBUG=False, CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}})

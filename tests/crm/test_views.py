@@ -11,6 +11,7 @@ from crm import views
 from crm.models import ChannelIdentity, CustomerMerge, Order, SalesChannel
 from crm.services import invite_staff, merge_customers, record_order
 from tests.crm.factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, UserFactory, stock
+from tests.mfa import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def checked_choice(body: str, name: str) -> str:
 @pytest.fixture
 def staff(client):
     user = UserFactory(role="store_staff")
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -94,28 +95,28 @@ def test_home_sends_staff_to_customer_search(client, staff):
 
 @pytest.mark.parametrize("url_name", ["crm:duplicates", "crm:merge"])
 def test_marketer_cannot_merge_customers(client, url_name):
-    client.force_login(UserFactory(role="marketer"))
+    login_as(client, UserFactory(role="marketer"))
     response = client.get(reverse(url_name))
     assert response.status_code == 403
     assert "Not allowed" in text(response)
 
 
 def test_marketer_does_not_see_the_duplicates_menu_but_can_search(client):
-    client.force_login(UserFactory(role="marketer"))
+    login_as(client, UserFactory(role="marketer"))
     response = client.get(SEARCH)
     assert response.status_code == 200
     assert reverse("crm:duplicates") not in text(response)
 
 
 def test_staff_without_a_role_cannot_open_customer_pages(client):
-    client.force_login(UserFactory())
+    login_as(client, UserFactory())
     customer = CustomerFactory()
     assert client.get(SEARCH).status_code == 403
     assert client.get(detail_url(customer)).status_code == 403
 
 
 def test_marketer_merge_post_is_refused_and_merges_nothing(client):
-    client.force_login(UserFactory(role="marketer"))
+    login_as(client, UserFactory(role="marketer"))
     a, b = CustomerFactory(), CustomerFactory()
     response = client.post(reverse("crm:merge"), {"winner": a.public_id, "loser": b.public_id, "reason": "same"})
     assert response.status_code == 403
@@ -301,7 +302,7 @@ def test_panels_follow_the_staff_members_permissions(client):
 
     user = UserFactory()
     user.user_permissions.add(Permission.objects.get(codename="view_customer"))
-    client.force_login(user)
+    login_as(client, user)
     customer = CustomerFactory()
     sell(customer, ref="HIDDEN-1")
     body = text(client.get(detail_url(customer)))
@@ -456,7 +457,7 @@ def test_merge_page_for_unknown_customers_goes_back_to_duplicates(client, staff)
 
 def test_language_switch_changes_what_the_page_says(client):
     user = UserFactory(role="store_staff", language="ja")
-    client.force_login(user)
+    login_as(client, user)
     assert "顧客検索" in text(client.get(SEARCH))
 
     response = client.post(reverse("crm:set_language"), {"language": "en", "next": f"{SEARCH}?q=x"})
@@ -567,7 +568,7 @@ def test_anonymous_visitor_can_switch_the_login_page_to_japanese(client):
 
 def test_merge_post_without_csrf_token_is_refused_and_merges_nothing(staff):
     csrf_client = Client(enforce_csrf_checks=True)
-    csrf_client.force_login(staff)
+    login_as(csrf_client, staff)
     winner, loser = CustomerFactory(), CustomerFactory()
     response = csrf_client.post(
         reverse("crm:merge"), {"winner": winner.public_id, "loser": loser.public_id, "reason": "same"}

@@ -4,6 +4,7 @@ from django.urls import reverse
 from inventory.models import Reservation, StockLevel, Transfer
 from inventory.services import create_reservation
 from tests.crm.factories import UserFactory
+from tests.mfa import login_as
 
 from .factories import CustomerFactory, ProductFactory, StoreFactory, stock
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(UserFactory(role="admin"))
+    login_as(client, UserFactory(role="admin"))
     return client
 
 

@@ -12,6 +12,7 @@ from inventory.selectors import reservation_timeline
 from inventory.services import create_reservation
 from inventory.views import reservations_panel_context
 from tests.crm.factories import UserFactory
+from tests.mfa import login_as
 
 from .factories import CustomerFactory, ProductFactory, StoreFactory, WarehouseFactory, order, stock
 
@@ -27,7 +28,7 @@ def shop():
 @pytest.fixture
 def clerk(client, shop):
     user = UserFactory(role="store_staff", store=shop[0])
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -57,7 +58,7 @@ def test_stock_page_shows_stock_here_and_in_nearby_stores(client, clerk, shop, d
 
 
 def test_stock_page_is_forbidden_without_the_permission(client, shop):
-    client.force_login(UserFactory())
+    login_as(client, UserFactory())
     assert client.get(reverse("inventory:stock")).status_code == 403
 
 
@@ -93,7 +94,7 @@ def test_buttons_need_the_csrf_token(clerk, shop):
     stock(store, product, 1)
     rsv = reserve(store, product)
     client = Client(enforce_csrf_checks=True)
-    client.force_login(clerk)
+    login_as(client, clerk)
     response = client.post(reverse("inventory:reservation_fulfil", args=[rsv.public_id]))
     assert response.status_code == 403
     assert Reservation.objects.get().status == "active"
@@ -103,7 +104,7 @@ def test_a_marketer_can_look_but_not_hand_over(client, shop):
     store, product = shop
     stock(store, product, 1)
     rsv = reserve(store, product)
-    client.force_login(UserFactory(role="marketer"))
+    login_as(client, UserFactory(role="marketer"))
     assert client.get(reverse("inventory:reservations"), {"store": "S1"}).status_code == 200
     assert client.post(reverse("inventory:reservation_fulfil", args=[rsv.public_id])).status_code == 403
     assert Reservation.objects.get().status == "active"

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from loyalty.models import PointAccount, PointTransaction
 from tests.crm.factories import CustomerFactory, StoreFactory, UserFactory
+from tests.mfa import login_as
 
 from .factories import award, sell
 
@@ -19,7 +20,7 @@ def text(response) -> str:
 
 def login(client, role):
     user = UserFactory(role=role, store=StoreFactory(code="SHIBUYA") if role == "store_staff" else None)
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -130,7 +131,7 @@ def test_finance_page_is_403_for_other_roles(client, role):
 
 
 def test_the_points_panel_speaks_japanese(client):
-    client.force_login(UserFactory(role="store_staff", language="ja"))
+    login_as(client, UserFactory(role="store_staff", language="ja"))
     customer = CustomerFactory()
     award(customer, 10)
     body = text(client.get(detail(customer)))
