@@ -21,6 +21,13 @@ from django.utils.translation import gettext as _
 CUSTOMER_FIELDS = ("family_name", "given_name", "points_balance", "tier", "home_store", "points_expiring")
 PRODUCT_FIELDS = ("sku", "name", "brand", "price", "category")
 ROOT_VARIABLES = ("customer", "unsubscribe_url", "products", "campaign_name")
+
+
+def root_variables() -> set[str]:
+    """The built-in variables and those other apps register per recipient (crm.registry)."""
+    from crm.registry import mail_variables
+
+    return {*ROOT_VARIABLES, *(v.name for v in mail_variables())}
 FORBIDDEN_TAGS = {"include", "extends", "load", "debug", "url", "csrf_token", "block", "ssi", "static"}
 _FORBIDDEN_NODES = ("IncludeNode", "ExtendsNode", "LoadNode", "DebugNode", "URLNode", "CsrfTokenNode", "BlockNode")
 _TAG_RE = re.compile(r"{%\s*(\w+)")
@@ -120,7 +127,7 @@ def check_template(source: str, *, html: bool) -> list[str]:
         return [str(exc)]
     problems: list[str] = []
     nodelist = template.nodelist
-    _check_nodes(nodelist, set(ROOT_VARIABLES), problems)
+    _check_nodes(nodelist, root_variables(), problems)
     return list(dict.fromkeys(problems))
 
 

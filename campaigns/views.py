@@ -39,7 +39,7 @@ from .services import (
     update_campaign,
     update_segment,
 )
-from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, render_for
+from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, recipient_extras, render_for
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 LIST_LIMIT = 100
@@ -197,7 +197,7 @@ def campaign_preview(request, public_id):
     values = customer_contexts([customer])[customer.pk] if customer else SAMPLE_CUSTOMER
     rendered, _urls = render_for(
         campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
-        products=featured_products(campaign), track=False,
+        products=featured_products(campaign), track=False, extra=recipient_extras(campaign, customer),
     )  # fmt: skip
     context.update(rendered=rendered, customer=customer)
     return render(request, "campaigns/_campaign_preview.html", context)

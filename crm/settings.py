@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "inventory",
     "channels_hub",
     "campaigns",
+    "insights",  # reads every app above; none imports it
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,7 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
     "inventory.send_pickup_ready_mail": {"queue": "mail"},
     "inventory.send_hold_reminder_mail": {"queue": "mail"},
     "campaigns.*": {"queue": "mail"},
+    "insights.*": {"queue": "reports"},
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
@@ -198,6 +200,14 @@ CELERY_BEAT_SCHEDULE = {
     "channels-hub-mark-sla-breaches": {"task": "channels_hub.mark_sla_breaches", "schedule": 60 * 5},
     "campaigns-start-due": {"task": "campaigns.start_due_campaigns", "schedule": 60},
     "campaigns-requeue-stalled": {"task": "campaigns.requeue_stalled_sends", "schedule": 5 * 60},
+    # Daily facts up to yesterday: the trailing days every night, everything once a week (Sunday).
+    "insights-refresh-facts": {"task": "insights.refresh_facts", "schedule": crontab(hour=1, minute=15)},
+    "insights-refresh-facts-full": {
+        "task": "insights.refresh_facts",
+        "schedule": crontab(hour=0, minute=30, day_of_week=0),
+        "kwargs": {"full": True},
+    },
+    "insights-build-recommendations": {"task": "insights.build_recommendations", "schedule": crontab(hour=2, minute=0)},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("insights.api.urls")),  # ahead of crm's: it serves recommendations
     path("api/v1/", include("crm.api.urls")),
     path("api/v1/", include("loyalty.api.urls")),
     path("api/v1/", include("inventory.api.urls")),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("hub/", include("channels_hub.urls")),
     path("", include("channels_hub.urls_public")),  # /contact/ and /survey/<token>/ for customers
     path("campaigns/", include("campaigns.urls")),
+    path("insights/", include("insights.urls")),
     re_path(r"^api/", api_not_found),
 ]
 
