@@ -1,29 +1,20 @@
 from rest_framework import serializers
 
-from crm.api.serializers import ProductOutput
-
 from ..kpis import FIGURES
 
 
-class SuggestionOutput(ProductOutput):
-    """A product, with why it is suggested and how strongly."""
+class SuggestionOutput(serializers.Serializer):
+    """A product (as in the catalogue), with why it is suggested and how strongly."""
 
-    reason = serializers.SerializerMethodField()
-    score = serializers.SerializerMethodField()
-
-    class Meta(ProductOutput.Meta):
-        fields = [*ProductOutput.Meta.fields, "reason", "score"]
-
-    def to_representation(self, suggestion):
-        data = super().to_representation(suggestion.product)
-        data["reason"], data["score"] = suggestion.reason, suggestion.score
-        return data
-
-    def get_reason(self, suggestion) -> str:  # for the schema: to_representation fills it
-        return suggestion.reason
-
-    def get_score(self, suggestion) -> float:
-        return suggestion.score
+    sku = serializers.CharField(source="product.sku")
+    name = serializers.CharField(source="product.name")
+    category = serializers.CharField(source="product.category")
+    brand = serializers.CharField(source="product.brand")
+    price = serializers.IntegerField(source="product.price")
+    active = serializers.BooleanField(source="product.active")
+    updated_at = serializers.DateTimeField(source="product.updated_at")
+    reason = serializers.ChoiceField(choices=["bought_together", "popular_nearby"])
+    score = serializers.FloatField()
 
 
 class FigureOutput(serializers.Serializer):
