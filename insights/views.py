@@ -61,7 +61,7 @@ def _csv(report, charts, key: str) -> HttpResponse:
         chart = next((c for c in charts if c.key == key), None)
         if chart is None:
             return HttpResponse(_("Unknown table."), status=400, content_type="text/plain; charset=utf-8")
-        writer.writerow(["", *(str(name) for name, _values in chart.series)])
+        writer.writerow(["", *(_blank(str(name)) for name, _values in chart.series)])
         for row in chart.table_rows():
             writer.writerow([_blank(v) for v in row])
     response["Content-Disposition"] = f'attachment; filename="tsunagu-{key}-{period}.csv"'
