@@ -22,13 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import prepare_database
 
 CRM_BENCHES = ("seed", "search")
-APP_BENCHES = ("loyalty", "inventory", "channels_hub", "campaigns")
+APP_BENCHES = ("loyalty", "inventory", "channels_hub", "campaigns", "insights")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "which", nargs="*", metavar="{seed,search,loyalty,inventory,channels_hub,campaigns}",
+        "which", nargs="*", metavar="{seed,search,loyalty,inventory,channels_hub,campaigns,insights}",
         help="benchmarks to run (default: all)",
     )  # fmt: skip
     parser.add_argument("--small", action="store_true", help="app benchmarks at their small scale")

@@ -28,6 +28,8 @@ def root_variables() -> set[str]:
     from crm.registry import mail_variables
 
     return {*ROOT_VARIABLES, *(v.name for v in mail_variables())}
+
+
 FORBIDDEN_TAGS = {"include", "extends", "load", "debug", "url", "csrf_token", "block", "ssi", "static"}
 _FORBIDDEN_NODES = ("IncludeNode", "ExtendsNode", "LoadNode", "DebugNode", "URLNode", "CsrfTokenNode", "BlockNode")
 _TAG_RE = re.compile(r"{%\s*(\w+)")

@@ -12,7 +12,7 @@ from crm.db_routers import reporting_db
 from inventory.models import Reservation
 
 from .conf import setting
-from .facts import Span
+from .facts import Span, analytics
 from .kpis import Report, split, ticket_rows
 from .params import Period, Scope
 
@@ -181,6 +181,11 @@ def reservation_outcomes(period: Period, scope: Scope) -> Chart:
 
 def dashboard_charts(report: Report) -> list[Chart]:
     built = report.freshness.built_through
+    with analytics(reporting_db()):
+        return _charts(report, built)
+
+
+def _charts(report: Report, built) -> list[Chart]:
     return [
         _comparison(report, RATE_FIGURES, title=_("Rates, this period and the one before"), key="rates", unit="%",
                     convert=_percent),

@@ -58,6 +58,9 @@ class CustomerChannelDay(models.Model):
             models.UniqueConstraint(fields=["day", "customer", "kind", "channel"], name="insights_ccd_unique"),
         ]
 
+    def __str__(self):
+        return f"{self.day} {self.customer_id} {self.kind}:{self.channel}"
+
 
 class TicketFact(models.Model):
     """One ticket (not merged away) as it stood when the facts were refreshed."""
@@ -80,6 +83,9 @@ class TicketFact(models.Model):
     first_response_seconds = models.BigIntegerField(null=True)
     csat = models.PositiveSmallIntegerField(null=True)
 
+    def __str__(self):
+        return f"{self.day} ticket {self.ticket_id}"
+
 
 class PointsDay(models.Model):
     """Points earned, redeemed and expired per day, channel and customer group."""
@@ -93,6 +99,9 @@ class PointsDay(models.Model):
     issued = models.BigIntegerField()
     redeemed = models.BigIntegerField()
     expired = models.BigIntegerField()
+
+    def __str__(self):
+        return f"{self.day} {self.channel}: +{self.issued} −{self.redeemed} −{self.expired}"
 
 
 class ProductAffinity(models.Model):
@@ -114,6 +123,9 @@ class ProductAffinity(models.Model):
         constraints = [models.UniqueConstraint(fields=["product", "other"], name="insights_affinity_unique")]
         indexes = [models.Index(fields=["product", "-score"], name="insights_affinity_best")]
 
+    def __str__(self):
+        return f"{self.product_id} → {self.other_id}: {self.score:.3f}"
+
 
 class PopularProduct(models.Model):
     """Best sellers by customers living in a prefecture ("" = everywhere) over the recent days."""
@@ -128,6 +140,9 @@ class PopularProduct(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["prefecture", "product"], name="insights_popular_unique")]
         indexes = [models.Index(fields=["prefecture", "rank"], name="insights_popular_rank")]
+
+    def __str__(self):
+        return f"{self.prefecture or '*'} #{self.rank}: {self.product_id}"
 
 
 class RecommendationBuild(models.Model):

@@ -31,7 +31,8 @@ def mail_suggestions(*, customers) -> dict:
 
 
 SAMPLE_PRODUCTS = [
-    {"sku": "KZ-OUT01-NV", "name": "KAZE ウールコート ネイビー", "brand": "KAZE", "price": 38990, "category": "outerwear"},
+    {"sku": "KZ-OUT01-NV", "name": "KAZE ウールコート ネイビー", "brand": "KAZE", "price": 38990,
+     "category": "outerwear"},
     {"sku": "TB-ACC01-GY", "name": "TSUNAGU BASICS ウールマフラー グレー", "brand": "TSUNAGU BASICS", "price": 2990,
      "category": "accessories"},
 ]  # fmt: skip

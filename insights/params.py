@@ -96,7 +96,9 @@ class ReportForm(forms.Form):
 
     def scope(self) -> Scope:
         data = self.cleaned_data
-        return Scope(store=data.get("store"), prefecture=data.get("prefecture") or "", channel=data.get("channel") or "")
+        return Scope(
+            store=data.get("store"), prefecture=data.get("prefecture") or "", channel=data.get("channel") or ""
+        )
 
 
 # "from" is a Python keyword, so the field is added by name.

@@ -16,7 +16,7 @@ from crm.models import Customer, Order, OrderLine, Product
 from crm.seeding import write_rows
 
 from .conf import setting
-from .facts import FACTS, Span, table
+from .facts import FACTS, Span, analytics, table
 from .models import FactsState, PopularProduct, ProductAffinity, RecommendationBuild
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def refresh_insights_facts(*, full: bool = False, today: date | None = None) -> 
     today = today or timezone.localdate()
     through = today - timedelta(days=1)
     started = time.monotonic()
-    with transaction.atomic():
+    with analytics(work_mem="256MB"):
         state = FactsState.objects.select_for_update().get_or_create(key="facts")[0]
         first = None
         if not full and state.built_through is not None:

@@ -23,7 +23,9 @@ DEFAULT_LIMIT = 10
 
 
 def _suggestions_page(name: str):
-    return inline_serializer(name, {"results": SuggestionOutput(many=True), "next": serializers.URLField(allow_null=True)})
+    return inline_serializer(
+        name, {"results": SuggestionOutput(many=True), "next": serializers.URLField(allow_null=True)}
+    )
 
 
 class KpiView(APIView):
@@ -32,8 +34,10 @@ class KpiView(APIView):
     @extend_schema(
         operation_id="insights_kpis", summary="KPI figures of a period and of the period before it",
         parameters=[
-            OpenApiParameter("from", str, description="First day, YYYY-MM-DD (Asia/Tokyo); default: 27 days before `to`"),
-            OpenApiParameter("to", str, description="Last day, included; default: today. At most 5 years after `from`."),
+            OpenApiParameter("from", str, description="First day, YYYY-MM-DD (Asia/Tokyo); default: 27 days before"
+                             " `to`"),
+            OpenApiParameter("to", str, description="Last day, included; default: today. At most 5 years after"
+                             " `from`."),
             OpenApiParameter("store", str, description="Store code: that store's customers (home store)"),
             OpenApiParameter("prefecture", str, description="Customers living in this prefecture"),
             OpenApiParameter("channel", str, enum=CHANNELS, description="Sales or contact channel"),

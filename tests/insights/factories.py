@@ -48,8 +48,19 @@ def order(customer, *, at, channel="store", total=1000, store=None, products=(),
     return made
 
 
-def ticket(*, customer=None, lead=None, at, channel="email", status="open", category="", replies=(),
-           first_response_after=None, csat=None, merged_into=None):
+def ticket(
+    *,
+    customer=None,
+    lead=None,
+    at,
+    channel="email",
+    status="open",
+    category="",
+    replies=(),
+    first_response_after=None,
+    csat=None,
+    merged_into=None,
+):
     """A ticket opened at `at` by one inbound message; `replies` are minutes after `at`."""
     made = Ticket.objects.create(
         customer=customer, lead=lead, first_channel=channel, status=status, category=category,

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     help = "The KPI figures of a period, each with the previous period of the same length."
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="from", metavar="YYYY-MM-DD", help="first day (default: 27 days before --to)")
+        parser.add_argument(
+            "--from", dest="from", metavar="YYYY-MM-DD", help="first day (default: 27 days before --to)"
+        )
         parser.add_argument("--to", metavar="YYYY-MM-DD", help="last day, included (default: today)")
         parser.add_argument("--store", default="", help="store code: that store's customers")
         parser.add_argument("--prefecture", default="", help="customers living in this prefecture")
