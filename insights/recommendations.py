@@ -53,7 +53,7 @@ def _recency_weight(last: datetime, now: datetime) -> float:
 def recommend_for_customers(
     customers: list[Customer], *, limit: int = 10, store: Store | None = None, now: datetime | None = None
 ) -> dict[int, list[Suggestion]]:
-    """Suggestions for each customer, best first, in six queries whatever the number of customers:
+    """Suggestions for each customer, best first, in five queries whatever the number of customers:
     products bought together with theirs (each of their purchases weighted by how recent it is), never
     one they already bought, then best sellers among customers of their prefecture (and everywhere)."""
     now = now or timezone.now()
