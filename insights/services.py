@@ -49,7 +49,13 @@ def refresh_insights_facts(*, full: bool = False, today: date | None = None) -> 
                 written = 0
                 for select in selects:
                     sql, params = select(connection, span)
-                    cursor.execute(f"INSERT INTO {table(model)} ({', '.join(columns)}) {sql}", params)
+                    # In day order: a period's rows then sit together on disk, and a KPI query reads a few
+                    # thousand pages instead of one page per row.
+                    cursor.execute(
+                        f"INSERT INTO {table(model)} ({', '.join(columns)}) "  # noqa: S608
+                        f"SELECT * FROM ({sql}) AS fresh ORDER BY day",
+                        params,
+                    )
                     written += max(cursor.rowcount, 0)
                 rows[model._meta.model_name] = written
         now = timezone.now()
