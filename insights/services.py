@@ -66,6 +66,7 @@ def refresh_insights_facts(*, full: bool = False, today: date | None = None) -> 
         state.seconds = round(time.monotonic() - started, 3)
         state.rows = rows
         state.save()
+    _vacuum_facts()
     logger.info("insights facts refreshed through=%s full=%s rows=%s seconds=%.1f", through, first is None, rows,
                 state.seconds)  # fmt: skip
     return state
@@ -73,6 +74,16 @@ def refresh_insights_facts(*, full: bool = False, today: date | None = None) -> 
 
 def facts_state() -> FactsState | None:
     return FactsState.objects.filter(key="facts").first()
+
+
+def _vacuum_facts() -> None:
+    """Each refresh deletes and rewrites the trailing days: without a vacuum their dead rows stay in the
+    indexes and a four-week query visits 17 times the pages (69,000 instead of 4,000 at 5M orders).
+    PostgreSQL only, and only outside a transaction (VACUUM cannot run inside one)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) " + ", ".join(table(model) for model, _columns, _selects in FACTS))
 
 
 # --- Recommendations -------------------------------------------------------------------------------
