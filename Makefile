@@ -6,18 +6,20 @@ UV := $(PYTHON) -m uv
 endif
 VENV := .venv
 PY := $(VENV)/bin/python
+# A stamp, not $(PY): .venv/bin/python is a symlink, and touching it would touch the interpreter itself.
+SYNCED := $(VENV)/.synced
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test install migrate demo lint check-migrations bench vendor messages clean
+.PHONY: run serve test install migrate demo lint check-migrations bench vendor messages clean
 
 # uv comes from PyPI when it is missing; one retry of the sync guards against a transient failure.
-$(PY): pyproject.toml uv.lock
+$(SYNCED): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv \
 		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv
 	$(UV) sync --frozen || $(UV) sync --frozen
-	@touch $(PY)
+	@touch $(SYNCED)
 
-install: $(PY)
+install: $(SYNCED)
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -32,6 +34,10 @@ demo: migrate
 run: demo
 	$(PY) manage.py ensure_demo_admin
 	$(PY) manage.py runserver $(HOST)
+
+# Production on one machine: PostgreSQL + a broker, DEBUG off, gunicorn + Celery workers + beat (deploy/serve.sh).
+serve: install
+	bash deploy/serve.sh
 
 test: install
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)

@@ -5,6 +5,7 @@ measured in the same run and keeps it in bench/results/<name>.txt.
     .venv/bin/python bench/run.py --customers 100000   # a quicker run
     .venv/bin/python bench/run.py search               # search only (seeds first if needed)
     .venv/bin/python bench/run.py loyalty --small      # one app's benchmark (bench/<app>.py), small scale
+    .venv/bin/python bench/run.py serve                # the API served by gunicorn, driven by wrk (bench/serve.py)
 
 Each app's benchmark is its own script, `bench/<app>.py`, also runnable alone with `--help`.
 
@@ -22,13 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import prepare_database
 
 CRM_BENCHES = ("seed", "search")
-APP_BENCHES = ("loyalty", "inventory", "channels_hub", "campaigns", "insights")
+APP_BENCHES = ("loyalty", "inventory", "channels_hub", "campaigns", "line", "serve", "insights")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "which", nargs="*", metavar="{seed,search,loyalty,inventory,channels_hub,campaigns,insights}",
+        "which", nargs="*", metavar="{seed,search,loyalty,inventory,channels_hub,campaigns,line,serve,insights}",
         help="benchmarks to run (default: all)",
     )  # fmt: skip
     parser.add_argument("--small", action="store_true", help="app benchmarks at their small scale")

@@ -8,4 +8,6 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import panels, receivers, segment_fields  # noqa: F401  register with crm and anymail
+        from . import line_personal_data, panels, receivers, segment_fields  # noqa: F401  register with crm and anymail
+
+        line_personal_data.register()

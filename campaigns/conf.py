@@ -4,10 +4,16 @@ CAMPAIGNS_THROTTLE              messages per second per campaign when the campai
 CAMPAIGNS_BATCH_SIZE            recipients per Celery task; one mail connection (SMTP session) per batch
 CAMPAIGNS_ATTRIBUTION_DAYS      orders within this many days after the send count for the campaign
 CAMPAIGNS_UNSUBSCRIBE_MAILTO    optional address for the mailto: part of List-Unsubscribe
+CAMPAIGNS_QUEUE_WINDOW          batches of one campaign queued ahead at most; each finished batch queues the next
 CAMPAIGNS_STALLED_AFTER         a sending campaign with no progress for this long has its batches queued again
 CAMPAIGNS_RELAXED_COMMIT        True: the per-mail "sent" commit does not wait for the WAL flush (PostgreSQL
                                 synchronous_commit=off). Faster; a database crash (not a worker crash) may
                                 then lose the last fraction of a second of "sent" marks and resend those mails.
+CAMPAIGNS_LINE_REQUESTS_PER_SECOND  LINE push/multicast requests per second per batch (LINE allows 200 multicast/s
+                                per account; the default leaves room for a second worker)
+CAMPAIGNS_LINE_MULTICAST_SIZE   LINE recipients per multicast request (at most 500, LINE's limit)
+CAMPAIGNS_MARK_SENT_PATIENCE    how long a worker keeps trying to record "sent" for a mail the server accepted while the
+                                database was unreachable (after that the mail may be sent again)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 """
 
@@ -46,3 +52,26 @@ def base_url() -> str:
 
 def relaxed_commit() -> bool:
     return getattr(settings, "CAMPAIGNS_RELAXED_COMMIT", False)
+
+
+def line_requests_per_second() -> int:
+    return getattr(settings, "CAMPAIGNS_LINE_REQUESTS_PER_SECOND", 80)
+
+
+def line_multicast_size() -> int:
+    return getattr(settings, "CAMPAIGNS_LINE_MULTICAST_SIZE", 500)
+
+
+def queue_window() -> int:
+    return getattr(settings, "CAMPAIGNS_QUEUE_WINDOW", 4)
+
+
+def queue_horizon() -> float:
+    """Seconds ahead a batch may be queued (its countdown) and the longest a batch may take: half the
+    broker's visibility timeout, after which Redis would deliver an unacknowledged task again."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+    return options.get("visibility_timeout", 3600) / 2
+
+
+def mark_sent_patience() -> timedelta:
+    return getattr(settings, "CAMPAIGNS_MARK_SENT_PATIENCE", timedelta(minutes=5))

@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from channels_hub.line.models import LineAccount
 from crm.models import User
 
 from .models import Campaign, Segment
@@ -46,17 +47,24 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ["name", "segment", "subject", "from_email", "body_text", "body_html", "holdout_percent", "throttle"]
+        fields = ["name", "segment", "channel", "line_account", "subject", "from_email", "body_text", "body_html",
+                  "line_text", "holdout_percent", "throttle"]  # fmt: skip
         widgets = {
             "body_text": forms.Textarea(attrs={"rows": 10, "class": "mono"}),
             "body_html": forms.Textarea(attrs={"rows": 10, "class": "mono"}),
+            "line_text": forms.Textarea(attrs={"rows": 6, "class": "mono", "maxlength": 5000}),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["segment"].queryset = Segment.objects.order_by("name")
+        self.fields["line_account"].queryset = LineAccount.objects.filter(active=True)
+        self.fields["channel"].required = False  # email unless chosen
         if self.instance.pk and self.instance.featured_skus:
             self.initial["featured_skus"] = ", ".join(self.instance.featured_skus)
+
+    def clean_channel(self):
+        return self.cleaned_data.get("channel") or Campaign.Channel.EMAIL
 
     def clean_featured_skus(self):
         raw = self.cleaned_data.get("featured_skus") or ""

@@ -38,6 +38,11 @@ class Segment(models.Model):
 
 
 class Campaign(models.Model):
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        LINE = "line", "LINE"
+        LINE_THEN_EMAIL = "line_email", _("LINE, falling back to email")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SCHEDULED = "scheduled", _("Scheduled")
@@ -54,6 +59,16 @@ class Campaign(models.Model):
     body_text = models.TextField(_("text body"))
     body_html = models.TextField(_("HTML body"), blank=True)
     featured_skus = models.JSONField(_("featured products (SKUs)"), default=list, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.EMAIL)
+    line_account = models.ForeignKey(
+        "channels_hub.LineAccount", verbose_name=_("LINE account"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    line_text = models.TextField(
+        _("LINE message"),
+        blank=True,
+        help_text=_("What LINE recipients get (at most 5,000 characters). Empty: the text body."),
+    )
     holdout_percent = models.PositiveSmallIntegerField(
         _("hold-out %"), default=0, help_text=_("Share of the segment not mailed, to measure lift.")
     )
@@ -65,6 +80,9 @@ class Campaign(models.Model):
     started_at = models.DateTimeField(_("sending started at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sending finished at"), null=True, blank=True)
     audience_size = models.PositiveIntegerField(_("audience"), null=True, blank=True)
+    # The last recipient (pk) whose batch has been queued: the rolling window of queued batches
+    # (services.sending.queue_next_batches) goes on from here.
+    queued_through = models.BigIntegerField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -78,6 +96,9 @@ class Campaign(models.Model):
             models.CheckConstraint(condition=Q(holdout_percent__lte=90), name="campaigns_holdout_max_90"),
             models.CheckConstraint(
                 condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False), name="campaigns_scheduled_has_time"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel="email") | Q(line_account__isnull=False), name="campaigns_line_has_account"
             ),
         ]
 
@@ -101,9 +122,16 @@ class CampaignRecipient(models.Model):
         SUPPRESSED = "suppressed", _("Suppressed")
         HOLDOUT = "holdout", _("Hold-out")
 
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        LINE = "line", "LINE"
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
     customer = models.ForeignKey("crm.Customer", on_delete=models.PROTECT, related_name="campaign_mails")
+    # How this customer is reached, decided when the audience is frozen (LINE campaigns may fall back to email).
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
     email = models.EmailField(max_length=254, blank=True)
+    line_user_id = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     suppressed_reason = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -124,10 +152,18 @@ class CampaignRecipient(models.Model):
             models.CheckConstraint(
                 condition=~Q(state="sent") | Q(sent_at__isnull=False), name="campaigns_sent_has_time"
             ),
+            models.CheckConstraint(
+                condition=Q(state="suppressed") | ~Q(channel="line") | ~Q(line_user_id=""),
+                name="campaigns_line_recipient_has_user",
+            ),
         ]
         indexes = [
             models.Index(fields=["campaign", "state"], name="campaigns_recipient_state"),
             models.Index(fields=["message_id"], name="campaigns_recipient_msgid"),
+            # A LINE user who blocks the account: their latest LINE campaign message counts the opt-out.
+            models.Index(
+                fields=["line_user_id", "-sent_at"], condition=Q(channel="line"), name="campaigns_recipient_line"
+            ),
         ]
 
     def __str__(self):

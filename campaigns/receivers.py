@@ -3,9 +3,11 @@
 from anymail.signals import tracking
 from django.dispatch import receiver
 
+from channels_hub.line.signals import line_follow_changed
 from crm.signals import customers_merged, order_recorded
 
 from .services import move_campaign_mails, move_purchase_summary, record_esp_event, record_purchases
+from .services.line_sending import record_line_block
 
 
 @receiver(customers_merged, dispatch_uid="campaigns.move_campaign_mails")
@@ -26,3 +28,8 @@ def on_order_recorded(sender, order, **kwargs):
 @receiver(tracking, dispatch_uid="campaigns.esp_tracking")
 def on_esp_tracking(sender, event, esp_name, **kwargs):
     record_esp_event(event_type=event.event_type, email=event.recipient or "", message_id=event.message_id or "")
+
+
+@receiver(line_follow_changed, dispatch_uid="campaigns.line_block")
+def on_line_follow_changed(sender, account_id, line_user_id, follows, at, **kwargs):
+    record_line_block(account_id=account_id, line_user_id=line_user_id, follows=follows, at=at)

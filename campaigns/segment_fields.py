@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .segments import FieldSpec, Filter, _compare, register_field
+from .segments import EVERYONE, FieldSpec, Filter, _compare, register_field
 
 LOYALTY, SERVICE = _("Loyalty"), _("Service and reservations")
 EXPIRING_DAYS = 30  # `points_expiring` without within_days, and {{ customer.points_expiring }} in mails
@@ -28,8 +28,15 @@ Ticket, Reservation = _model("channels_hub.Ticket"), _model("inventory.Reservati
 
 
 def _points_balance(op, value, filters, now):
-    balance = PointAccount.objects.filter(customer=OuterRef("pk")).values("balance")[:1]
-    return _compare(Coalesce(Subquery(balance, output_field=IntegerField()), Value(0)), op, value)
+    """A customer without an account has 0 points. Written as EXISTS (a semi-join PostgreSQL can
+    plan from either side) rather than COALESCE((SELECT balance …), 0) compared with the value, which
+    it can only evaluate once per customer: ≥ N (N > 0) holds for holders of an account with at
+    least N; ≤ N holds unless the (one) account holds more than N."""
+    if op == "gte":
+        if value <= 0:
+            return EVERYONE
+        return Q(Exists(PointAccount.objects.filter(customer=OuterRef("pk"), balance__gte=value)))
+    return ~Q(Exists(PointAccount.objects.filter(customer=OuterRef("pk"), balance__gt=value)))
 
 
 def _tier(op, value, filters, now):
@@ -47,6 +54,8 @@ def _expiring_lots(now, days):
 
 
 def _points_expiring(op, value, filters, now):
+    if value <= 0:  # `gte` only: everyone has at least 0 points expiring
+        return EVERYONE
     lots = _expiring_lots(now, filters.get("within_days", EXPIRING_DAYS)).filter(account__customer=OuterRef("pk"))
     total = lots.order_by().values("account__customer").annotate(v=Sum("remaining")).values("v")
     return _compare(Coalesce(Subquery(total, output_field=IntegerField()), Value(0)), op, value)

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
@@ -210,15 +210,25 @@ def segment_customers(rules, *, now: datetime | None = None) -> QuerySet[Custome
 
 
 def preview_segment(rules, *, using: str = "default", now: datetime | None = None) -> tuple[int, list[str]]:
-    """(count, up to 20 matching customer ids): two queries."""
+    """(count, up to 20 matching customer ids) in one query: the count is a window over the whole
+    match, taken in the same pass that finds the first ids (not a second run of the segment)."""
     validate_rules(rules)
-    customers = segment_customers(rules, now=now).using(using)
-    count = customers.count()
-    sample = list(customers.order_by("pk").values_list("public_id", flat=True)[:SAMPLE_SIZE]) if count else []
-    return count, sample
+    rows = list(
+        segment_customers(rules, now=now)
+        .using(using)
+        .annotate(total=Window(Count("pk")))
+        .order_by("pk")
+        .values_list("public_id", "total")[:SAMPLE_SIZE]
+    )
+    return (rows[0][1] if rows else 0), [public_id for public_id, _total in rows]
 
 
 # --- Field helpers ------------------------------------------------------------------------------
+# A condition every customer meets (`pk IS NOT NULL`: PostgreSQL drops it). Not an empty Q(): that
+# would vanish from an `any` group instead of matching everyone.
+EVERYONE = Q(pk__isnull=False)
+
+
 def _values(op, value) -> list:
     return list(value) if op == "in" else [value]
 
@@ -297,15 +307,31 @@ def _purchased(op, value, filters, now):
     return Q(bought) if value else ~Q(bought)
 
 
+# Totals over a customer's orders (spend, order count, channels) stay correlated subqueries: any
+# form has to aggregate the orders, and per customer it is an index range scan on (customer, date)
+# that runs only for the customers the other conditions leave. What can be a plain EXISTS is one:
+# "at least 1" / "at most 0" orders, and bounds every customer meets.
 def _spend(op, value, filters, now):
+    if op == "gte" and value <= 0:
+        return EVERYONE
     return _compare(_aggregate(orders_of_customer(filters, now), Sum("total")), op, value)
 
 
 def _order_count(op, value, filters, now):
+    if op == "gte" and value <= 0:
+        return EVERYONE
+    if (op, value) == ("gte", 1):
+        return Q(Exists(orders_of_customer(filters, now)))
+    if (op, value) == ("lte", 0):
+        return ~Q(Exists(orders_of_customer(filters, now)))
     return _compare(_aggregate(orders_of_customer(filters, now), Count("pk")), op, value)
 
 
 def _purchase_channels(op, value, filters, now):
+    if value <= 0:  # `gte` only
+        return EVERYONE
+    if value == 1:
+        return Q(Exists(orders_of_customer(filters, now)))
     orders = orders_of_customer(filters, now)
     return _compare(_aggregate(orders, Count("channel", distinct=True)), op, value)
 
@@ -319,6 +345,10 @@ def _days_since_last_purchase(op, value, filters, now):
 
 
 def _contact_channels(op, value, filters, now):
+    if value <= 0:  # `gte` only
+        return EVERYONE
+    if value == 1:
+        return Q(Exists(ChannelIdentity.objects.filter(customer=OuterRef("pk"))))
     identities = ChannelIdentity.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
     counted = identities.annotate(v=Count("channel", distinct=True)).values("v")
     return _compare(Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)), op, value)

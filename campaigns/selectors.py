@@ -25,6 +25,16 @@ def segment_by_public_id(public_id: str) -> Segment | None:
     return Segment.objects.filter(public_id=public_id).first()
 
 
+_CHANNEL_COUNTS = {
+    "recipients": Q(state__in=[State.PENDING, State.SENT, State.FAILED]),
+    "sent": Q(state=State.SENT),
+    "failed": Q(state=State.FAILED),
+    "suppressed": Q(state=State.SUPPRESSED),
+    "holdout": Q(state=State.HOLDOUT),
+    "unsubscribed": Q(unsubscribed_at__isnull=False),
+}
+
+
 def campaign_counts(campaign: Campaign) -> dict:
     """The report's counts in one aggregate query."""
     agg = (
@@ -41,9 +51,19 @@ def campaign_counts(campaign: Campaign) -> dict:
             clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
             unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
             bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
+            **{
+                f"{channel}_{name}": Count("pk", filter=Q(channel=channel) & condition)
+                for channel in CampaignRecipient.Channel.values
+                for name, condition in _CHANNEL_COUNTS.items()
+            },
         )
     )
+    by_channel = {
+        channel: {name: agg[f"{channel}_{name}"] for name in _CHANNEL_COUNTS}
+        for channel in CampaignRecipient.Channel.values
+    }
     return {
+        "by_channel": by_channel,
         "audience": campaign.audience_size if campaign.audience_size is not None else 0,
         "recipients": agg["pending"] + agg["sent"] + agg["failed"],
         "pending": agg["pending"],
@@ -154,7 +174,7 @@ def campaign_mail_timeline(*, customer, limit: int, before=None) -> list[Timelin
         mails = mails.filter(sent_at__lt=before)
     return [
         TimelineEntry(
-            at=m.sent_at, kind="campaign_mail", id=m.campaign.public_id, channel="email",
+            at=m.sent_at, kind="campaign_mail", id=m.campaign.public_id, channel=m.channel,
             title=m.subject or m.campaign.name,
             detail={"campaign": m.campaign.public_id, "opened": m.opened_at is not None,
                     "clicked": m.clicked_at is not None},

@@ -4,50 +4,40 @@ idempotent: ids as arguments; a batch run twice mails nobody twice (see services
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from . import conf
-from .models import Campaign, CampaignRecipient
-from .services import send_recipient_batch, start_due_campaigns
+from .services import finish_campaign_if_done, queue_next_batches, send_recipient_batch, start_due_campaigns
+from .services.line_sending import LineTemporaryError, send_line_batch
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="campaigns.dispatch_campaign", acks_late=True)
 def dispatch_campaign(campaign_id: int) -> int:
-    """Queue one task per batch of pending recipients, spaced by the campaign's throttle."""
-    from .services.sending import effective_throttle
-
-    campaign = Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).first()
-    if campaign is None:
-        return 0
-    ids = list(
-        CampaignRecipient.objects.filter(campaign_id=campaign_id, state=CampaignRecipient.State.PENDING)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    size, rate = conf.batch_size(), effective_throttle(campaign)
-    batches = [ids[i : i + size] for i in range(0, len(ids), size)]
-    for n, batch in enumerate(batches):
-        countdown = n * size / rate if rate else 0
-        send_batch.apply_async(args=[campaign_id, batch], countdown=countdown)
-    if not batches:
-        from .services import finish_campaign_if_done
-
+    """Start (or restart) the sending: queue the first window of batches; each batch queues the next."""
+    queued = queue_next_batches(campaign_id=campaign_id, restart=True)
+    if not queued:
         finish_campaign_if_done(campaign_id=campaign_id)
-    logger.info("campaign dispatched campaign_pk=%d batches=%d", campaign_id, len(batches))
-    return len(batches)
+    logger.info("campaign dispatched campaign_pk=%d batches=%d", campaign_id, queued)
+    return queued
 
 
 @shared_task(
     name="campaigns.send_batch",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OSError,),  # SMTP connection lost, server down: the unsent rows are still pending
+    # SMTP connection lost or server down, database restarting, LINE rate-limited or failing: the unsent
+    # rows are still pending.
+    autoretry_for=(OSError, OperationalError, InterfaceError, LineTemporaryError),
     retry_backoff=True,
     max_retries=8,
 )
 def send_batch(campaign_id: int, recipient_ids: list[int]) -> int:
-    return send_recipient_batch(campaign_id=campaign_id, recipient_ids=recipient_ids)
+    mailed = send_recipient_batch(campaign_id=campaign_id, recipient_ids=recipient_ids)
+    sent = mailed + send_line_batch(campaign_id=campaign_id, recipient_ids=recipient_ids)
+    queue_next_batches(campaign_id=campaign_id)
+    return sent
 
 
 @shared_task(name="campaigns.start_due_campaigns")

@@ -39,6 +39,7 @@ from .services import (
     update_campaign,
     update_segment,
 )
+from .services.line_sending import render_line_text
 from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, recipient_extras, render_for
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -200,6 +201,11 @@ def campaign_preview(request, public_id):
         products=featured_products(campaign), track=False, extra=recipient_extras(campaign, customer),
     )  # fmt: skip
     context.update(rendered=rendered, customer=customer)
+    if campaign.channel != Campaign.Channel.EMAIL:
+        context["line_text"] = render_line_text(
+            campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
+            products=featured_products(campaign),
+        )  # fmt: skip
     return render(request, "campaigns/_campaign_preview.html", context)
 
 
@@ -272,10 +278,11 @@ def unsubscribe(request, token):
     recipient, _payload = recipient_for_token("unsubscribe", token)
     if recipient is None:
         return render(request, "campaigns/unsubscribe_invalid.html", status=404)
+    context = {"campaign": recipient.campaign, "line": recipient.channel == recipient.Channel.LINE}
     if request.method == "POST":
         unsubscribe_recipient(recipient=recipient)
-        return render(request, "campaigns/unsubscribe_done.html", {"campaign": recipient.campaign})
-    return render(request, "campaigns/unsubscribe_confirm.html", {"campaign": recipient.campaign, "token": token})
+        return render(request, "campaigns/unsubscribe_done.html", context)
+    return render(request, "campaigns/unsubscribe_confirm.html", {**context, "token": token})
 
 
 @never_cache

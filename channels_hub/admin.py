@@ -106,3 +106,6 @@ class CsatResponseAdmin(ReadOnlyAdmin):
     list_display = ["ticket", "score", "created_at"]
     list_filter = ["score"]
     list_select_related = ["ticket"]
+
+
+from .line import admin as line_admin  # noqa: E402, F401  LINE accounts, users, events and links

@@ -375,3 +375,7 @@ class CsatResponse(models.Model):
 
     def __str__(self):
         return f"{self.ticket_id}: {self.score}"
+
+
+# LINE's models live in channels_hub/line/models.py; importing them here registers them with the app.
+from .line.models import LineAccount, LineDelivery, LineFollower, LineLinkRequest, LineWebhookEvent  # noqa: E402, F401

@@ -46,6 +46,7 @@ from .services import (
     merge_customers,
     read_customer_csv,
     revoke_api_key,
+    set_api_key_rate_limit,
     update_customer,
     upsert_product,
 )
@@ -569,19 +570,22 @@ class ApiKeyCreateForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ("name", "scopes")
+        fields = ("name", "scopes", "rate_limit")
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "scope_list", "created_by", "created_at", "last_used_at", "revoked_at")
+    list_display = (
+        "name", "prefix", "scope_list", "rate_limit", "created_by", "created_at", "last_used_at", "revoked_at",
+    )  # fmt: skip
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "=prefix")
     list_select_related = ("created_by",)
     actions = ["revoke"]
-    # key_hash is never shown: only the prefix tells keys apart.
-    fields = ("name", "prefix", "scopes", "created_by", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = fields
+    # key_hash is never shown: only the prefix tells keys apart. Of an existing key only the rate may
+    # change: other scopes mean a new key (and revoking the old one).
+    fields = ("name", "prefix", "scopes", "rate_limit", "created_by", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("name", "prefix", "scopes", "created_by", "created_at", "last_used_at", "revoked_at")
 
     @admin.display(description=_("scopes"))
     def scope_list(self, obj):
@@ -593,13 +597,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return ("name", "scopes") if obj is None else self.fields
+        return ("name", "scopes", "rate_limit") if obj is None else self.fields
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.readonly_fields
-
-    def has_change_permission(self, request, obj=None):
-        return False  # a key's scopes do not change: create a new key and revoke the old one
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoked keys stay, so that last use and creator remain on record
@@ -608,9 +609,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return request.user.has_perm("crm.change_apikey")
 
     def save_model(self, request, obj, form, change):
+        if change:
+            set_api_key_rate_limit(api_key=obj, rate_limit=form.cleaned_data["rate_limit"])
+            logger.info("api key rate changed api_key_id=%s actor_id=%s", obj.pk, request.user.pk)
+            return
         api_key, raw_key = create_api_key(
-            name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user
-        )
+            name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user,
+            rate_limit=form.cleaned_data["rate_limit"],
+        )  # fmt: skip
         _copy_saved(obj, api_key)
         logger.info("api key created api_key_id=%s actor_id=%s", api_key.pk, request.user.pk)
         messages.warning(

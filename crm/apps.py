@@ -9,4 +9,5 @@ class CrmConfig(AppConfig):
 
     def ready(self):
         from . import checks, panels  # noqa: F401  system checks; crm's own panels and timeline entries
-        from .api import schema  # noqa: F401  registers the Api-Key scheme with drf-spectacular
+        from .api import auth, schema  # noqa: F401  the API key cache (dropped on every key change); Api-Key scheme
+        from .ops import metrics  # noqa: F401  counts orders, mails and Celery task outcomes

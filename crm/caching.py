@@ -37,8 +37,10 @@ class ConfigCache(Generic[T]):
             watch(model, self)
         _registry[name] = self
 
-    def get(self) -> T:
-        version = self._current_version()
+    def get(self, *, version: str | None = None) -> T:
+        """The value, reloaded if the shared version moved. `version`: the shared version when the
+        caller has just read it itself (with other cache work, in one round trip)."""
+        version = version or self._current_version()
         loaded = self._loaded
         if loaded is not None and loaded[0] == version:
             return loaded[1]
@@ -49,6 +51,11 @@ class ConfigCache(Generic[T]):
                 loaded = (version, self._loader())
                 self._loaded = loaded
         return loaded[1]
+
+    def peek(self) -> T | None:
+        """The value as last loaded by this process, without asking whether it is still current."""
+        loaded = self._loaded
+        return None if loaded is None else loaded[1]
 
     def invalidate(self) -> None:
         """Every process reloads on its next use: now, and once more when the transaction commits."""

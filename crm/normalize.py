@@ -6,6 +6,7 @@
   ﾀﾅｶ, たなか and タナカ are the same string.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -59,11 +60,16 @@ def normalize_phone(value: str | None) -> str:
 
 def parse_phone(value: str) -> str | None:
     """E.164 for something that is a valid phone number, else None (never raises)."""
+    return _parse_phone(value or "", settings.TSUNAGU_PHONE_REGION)
+
+
+@functools.lru_cache(maxsize=4096)  # a search and its validation parse the same text: once
+def _parse_phone(value: str, region: str) -> str | None:
     value = unicodedata.normalize("NFKC", value or "").strip()
     if not value or not _PHONE_CHARS.match(value):
         return None
     try:
-        number = phonenumbers.parse(value, settings.TSUNAGU_PHONE_REGION)
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):

@@ -43,7 +43,9 @@ def _survivor(customer: Customer | None) -> Customer | None:
 def resolve_customer(*, channel: str, external_id: str) -> Customer | None:
     """Who is this EC/app/LINE user? None if the account is not linked to anyone."""
     identity = (
-        ChannelIdentity.objects.select_related("customer").filter(channel=channel, external_id=external_id).first()
+        ChannelIdentity.objects.select_related("customer__home_store")
+        .filter(channel=channel, external_id=external_id)
+        .first()
     )
     return _survivor(identity.customer) if identity else None
 

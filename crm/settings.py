@@ -61,7 +61,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "crm.middleware.UserLanguageMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "crm.middleware.LazyMessageMiddleware",  # Django's, with the storage made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
@@ -168,6 +168,8 @@ CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY = env.str("CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY",
 
 # --- Cache (throttling counters, rate limits) -------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tsunagu")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "crm.cache.RedisCache"  # the same, one client per pool (crm/cache.py)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
@@ -200,6 +202,8 @@ CELERY_BEAT_SCHEDULE = {
     "channels-hub-mark-sla-breaches": {"task": "channels_hub.mark_sla_breaches", "schedule": 60 * 5},
     "campaigns-start-due": {"task": "campaigns.start_due_campaigns", "schedule": 60},
     "campaigns-requeue-stalled": {"task": "campaigns.requeue_stalled_sends", "schedule": 5 * 60},
+    "channels-hub-purge-line-link-proofs": {"task": "channels_hub.purge_line_link_proofs", "schedule": 60 * 60},
+    "channels-hub-requeue-line-events": {"task": "channels_hub.requeue_line_events", "schedule": 5 * 60},
     # Daily facts up to yesterday: the trailing days every night, everything once a week (Sunday).
     "insights-refresh-facts": {"task": "insights.refresh_facts", "schedule": crontab(hour=1, minute=15)},
     "insights-refresh-facts-full": {
@@ -219,11 +223,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.auth.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "crm.api.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["crm.api.auth.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_KEY_THROTTLE_RATE", default="6000/min")},
     "EXCEPTION_HANDLER": "crm.api.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -254,6 +258,10 @@ SPECTACULAR_SETTINGS = {
         "crm.api.schema.add_problem_responses",
     ],
 }
+# Requests per API key (and per staff user calling the API) in a fixed window; a key's own
+# `rate_limit` (admin, per minute) overrides it. Sized above what one web server can serve
+# (README, "API throttle"), so that only a runaway client is ever refused.
+API_KEY_THROTTLE_RATE = env.str("API_KEY_THROTTLE_RATE", default="300000/min")
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # A request that took its Idempotency-Key but never finished (the process died) frees the key after this.
 IDEMPOTENCY_STALE_AFTER = timedelta(minutes=2)
@@ -286,3 +294,78 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 TSUNAGU_BASE_URL = env.str("TSUNAGU_BASE_URL", default="http://127.0.0.1:8000")
+# Fernet keys (newest first) that encrypt stored secrets such as LINE channel secrets and access tokens;
+# empty: a key derived from SECRET_KEY (then changing SECRET_KEY means entering those secrets again).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# --- Operations: probes, metrics, request ids, JSON logs (issue 16; README "Running in production") ---
+# Kept in one block. It wraps what the blocks above configured (middleware, database engines, mail
+# backend, logging), so it stays last.
+from django_guid.integrations import CeleryIntegration  # noqa: E402
+
+INSTALLED_APPS += ["django_guid"]
+# /healthz, /readyz and /metrics are answered first (probes call by address, over plain HTTP); then
+# the request id, then the request metrics and access log, around everything else.
+MIDDLEWARE = [
+    "crm.ops.middleware.ops_endpoints",
+    "crm.ops.middleware.request_id",
+    "crm.ops.middleware.request_metrics",
+    *MIDDLEWARE,
+]
+# /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without, loopback only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Multiprocess metrics: each process writes under PROMETHEUS_MULTIPROC_DIR; a scrape sums the files of
+# the directories matching METRICS_COLLECT_GLOB (default: that one directory).
+METRICS_COLLECT_GLOB = env.str("METRICS_COLLECT_GLOB", default="")
+# One log line per request (route, view, status, time, request id): off by default, it costs ~0.1 ms
+# per request (bench/ops_overhead.py) and the balancer logs each request already.
+ACCESS_LOG = env.bool("ACCESS_LOG", default=False)
+PROMETHEUS_LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
+# Database time on PostgreSQL: django-prometheus' backend times every statement
+# (django_db_query_duration_seconds). SQLite (development) keeps Django's own backend.
+for _db in DATABASES.values():
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
+        _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# Mails sent and failed are counted around whichever backend EMAIL_URL chose.
+TSUNAGU_EMAIL_BACKEND = EMAIL_BACKEND
+EMAIL_BACKEND = "crm.ops.metrics.MeteredEmailBackend"
+# A Redis cache that stops answering must not hang requests and probes.
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=2, socket_timeout=2)
+# Request ids: taken from X-Request-ID when it is a UUID, else made; returned in the response and
+# carried into the Celery tasks the request queues (and the tasks those queue) by django-guid's Celery
+# integration. crm.ops.middleware.request_id sets it (django-guid's own middleware costs ~45 µs more).
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "EXPOSE_HEADER": False,
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True, log_parent=False)],
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING below, as JSON
+# JSON lines in production (LOG_FORMAT=json, the default with DEBUG off), readable text in development.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "django_guid.log_filters.CorrelationId"},
+        "celery_task": {"()": "crm.ops.logs.CeleryTaskFilter"},
+        "request_path": {"()": "crm.ops.logs.RequestPathFilter"},
+    },
+    "formatters": {
+        "json": {"()": "crm.ops.logs.Formatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s [%(correlation_id)s]"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
+            "filters": ["request_id", "celery_task", "request_path"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},  # statements carry parameters: personal data
+        "django_guid": {"level": "WARNING"},  # it narrates every request at INFO
+    },
+}

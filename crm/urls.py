@@ -23,6 +23,7 @@ urlpatterns = [
     path("inventory/", include("inventory.urls")),
     path("hub/", include("channels_hub.urls")),
     path("", include("channels_hub.urls_public")),  # /contact/ and /survey/<token>/ for customers
+    path("", include("channels_hub.line.urls")),  # /hooks/line/<name>/ (LINE) and /line/<name>/link/ (members)
     path("campaigns/", include("campaigns.urls")),
     path("insights/", include("insights.urls")),
     re_path(r"^api/", api_not_found),

@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Case, F, IntegerField, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, F, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.caching import ConfigCache
 from crm.models import Customer
 from crm.registry import TimelineEntry
 
@@ -36,8 +37,18 @@ def account_of(customer: Customer) -> PointAccount | None:
     return PointAccount.objects.select_related("tier").filter(customer=customer).first()
 
 
+def _load_tiers() -> list[Tier]:
+    return list(Tier.objects.order_by("min_spend", "pk"))
+
+
+# The tiers, lowest first: read by every balance and customer body, edited rarely in the admin.
+tiers: ConfigCache[list[Tier]] = ConfigCache("loyalty.tiers", _load_tiers, models=[Tier])
+
+
 def base_tier() -> Tier | None:
-    return Tier.objects.order_by("min_spend").first()
+    """The lowest tier: customers without an account, or without a tier yet, are on it."""
+    loaded = tiers.get()
+    return loaded[0] if loaded else None
 
 
 def open_lots_by_expiry(*, account: PointAccount, until: datetime | None = None) -> list[Expiring]:
@@ -67,16 +78,19 @@ def customer_point_summaries(*, customers) -> dict[int, dict]:
     pks = [c.pk for c in customers]
     if not pks:
         return {}
-    lowest = Subquery(Tier.objects.order_by("min_spend").values("code")[:1])
-    rows = (
-        Customer.objects.filter(pk__in=pks)
-        .annotate(
-            _balance=Coalesce("point_account__balance", Value(0)),
-            _tier=Coalesce("point_account__tier__code", lowest),
+    base = base_tier()
+    base_code = base.code if base else None
+    accounts = {
+        customer_id: (balance, tier_code)
+        for customer_id, balance, tier_code in PointAccount.objects.filter(customer_id__in=pks).values_list(
+            "customer_id", "balance", "tier__code"
         )
-        .values_list("pk", "_balance", "_tier")
-    )
-    return {pk: {"points_balance": balance, "tier": tier} for pk, balance, tier in rows}
+    }
+    summaries = {}
+    for pk in pks:
+        balance, tier_code = accounts.get(pk, (0, None))
+        summaries[pk] = {"points_balance": balance, "tier": tier_code or base_code}
+    return summaries
 
 
 def customer_transactions(customer: Customer) -> QuerySet[PointTransaction]:

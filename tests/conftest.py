@@ -48,3 +48,15 @@ def api():
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The API throttle's clock, stopped at the start of a minute; move it with `clock.now += s`."""
+    from crm.api import auth
+
+    class Clock:
+        now = 1_800_000_000.0  # a multiple of 60
+
+    monkeypatch.setattr(auth, "_clock", lambda: Clock.now)
+    return Clock

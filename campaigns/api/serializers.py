@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from crm.api.serializers import StrictSerializer
 
-from ..models import Segment
+from ..models import Campaign, Segment
 
 
 class RulesInput(StrictSerializer):
@@ -33,6 +33,15 @@ class SegmentField(serializers.SlugRelatedField):
         super().__init__(slug_field="public_id", queryset=Segment.objects.all(), **kwargs)
 
 
+class LineAccountField(serializers.SlugRelatedField):
+    default_error_messages = {"does_not_exist": _("Unknown LINE account."), "invalid": _("Unknown LINE account.")}
+
+    def __init__(self, **kwargs):
+        from channels_hub.line.models import LineAccount
+
+        super().__init__(slug_field="name", queryset=LineAccount.objects.filter(active=True), **kwargs)
+
+
 class CampaignInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     segment = SegmentField(help_text="Segment id (seg_…)")
@@ -41,6 +50,23 @@ class CampaignInput(StrictSerializer):
     body_text = serializers.CharField()
     body_html = serializers.CharField(required=False, allow_blank=True, default="")
     holdout_percent = serializers.IntegerField(required=False, min_value=0, max_value=90, default=0)
+    channel = serializers.ChoiceField(
+        choices=Campaign.Channel.choices, required=False, default=Campaign.Channel.EMAIL,
+        help_text="email (default), line, or line_email (LINE, falling back to email for customers without LINE)",
+    )  # fmt: skip
+    line_account = LineAccountField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The LINE official account's name; required unless channel is email",
+    )
+    line_text = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=5000,
+        help_text="The LINE message (a template like body_text); empty: body_text",
+    )
 
 
 class CampaignCreatedOutput(serializers.Serializer):
@@ -67,8 +93,24 @@ class AttributedOutput(serializers.Serializer):
     ec_orders = serializers.IntegerField()
 
 
+class ChannelCountsOutput(serializers.Serializer):
+    recipients = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    suppressed = serializers.IntegerField()
+    holdout = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField(help_text="for LINE: opted out or blocked the account after the message")
+
+
+class ByChannelOutput(serializers.Serializer):
+    email = ChannelCountsOutput()
+    line = ChannelCountsOutput()
+
+
 class CampaignOutput(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.CharField(help_text="draft, scheduled, sending, paused, sent or cancelled")
+    channel = serializers.CharField(help_text="email, line or line_email")
     counts = CountsOutput()
+    by_channel = ByChannelOutput(help_text="The counts split by the channel each recipient was reached on")
     attributed = AttributedOutput()

@@ -112,7 +112,14 @@ def campaign_body(campaign) -> dict:
     counts = selectors.campaign_counts(campaign)
     mailed = selectors.campaign_attribution(campaign)["mailed"]
     return CampaignOutput(
-        {"id": campaign.public_id, "status": campaign.status, "counts": counts, "attributed": mailed}
+        {
+            "id": campaign.public_id,
+            "status": campaign.status,
+            "channel": campaign.channel,
+            "counts": counts,
+            "by_channel": counts["by_channel"],
+            "attributed": mailed,
+        }
     ).data
 
 

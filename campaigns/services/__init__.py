@@ -15,7 +15,7 @@ from .campaigns import (
     update_segment,
 )
 from .purchases import move_purchase_summary, rebuild_purchase_summary, record_purchases
-from .sending import send_recipient_batch, send_test_mail
+from .sending import queue_next_batches, send_recipient_batch, send_test_mail
 from .tracking import (
     click_target,
     recipient_for_token,
@@ -34,6 +34,7 @@ __all__ = [
     "move_campaign_mails",
     "move_purchase_summary",
     "pause_campaign",
+    "queue_next_batches",
     "rebuild_purchase_summary",
     "recipient_for_token",
     "record_click",

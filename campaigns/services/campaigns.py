@@ -15,15 +15,16 @@ from django.utils.translation import gettext_lazy as _
 from crm.exceptions import InvalidState
 
 from ..models import Campaign, CampaignRecipient, Segment, Suppression
-from ..rendering import check_campaign_templates
+from ..rendering import check_campaign_templates, check_template
 from ..segments import segment_customers, validate_rules
+from .line_sending import reachable_line_user
 
 logger = logging.getLogger(__name__)
 Status = Campaign.Status
 State = CampaignRecipient.State
 CAMPAIGN_FIELDS = (
     "name", "segment", "subject", "from_email", "body_text", "body_html", "holdout_percent", "featured_skus",
-    "throttle",
+    "throttle", "channel", "line_account", "line_text",
 )  # fmt: skip
 _FREEZE_CHUNK = 5000
 
@@ -62,7 +63,7 @@ def _validate_campaign(campaign: Campaign) -> None:
     ):
         errors["featured_skus"] = [_("Expected a list of at most 20 SKUs.")]
     try:
-        campaign.full_clean(exclude=["status", "scheduled_at", "featured_skus"])
+        campaign.full_clean(exclude=["status", "scheduled_at", "featured_skus", "line_account"])
     except ValidationError as exc:
         for name, messages in exc.message_dict.items():
             errors.setdefault(name, []).extend(messages)
@@ -70,8 +71,27 @@ def _validate_campaign(campaign: Campaign) -> None:
         errors.setdefault("from_email", []).append(_("Enter a sender like Shop <news@shop.example>."))
     if not 0 <= (campaign.holdout_percent or 0) <= 90:
         errors["holdout_percent"] = [_("Use a percentage from 0 to 90.")]
+    errors.update(_line_problems(campaign))
     if errors:
         raise ValidationError(errors)
+
+
+def _line_problems(campaign: Campaign) -> dict[str, list]:
+    errors = {}
+    if campaign.channel not in Campaign.Channel.values:
+        return {"channel": [_("Choose email, LINE, or LINE falling back to email.")]}
+    if campaign.channel == Campaign.Channel.EMAIL:
+        return {}
+    if campaign.line_account_id is None or not campaign.line_account.active:
+        errors["line_account"] = [_("Choose an active LINE account.")]
+    if campaign.line_text:
+        if len(campaign.line_text) > 5000:
+            errors["line_text"] = [_("At most %(n)d characters.") % {"n": 5000}]
+        else:
+            problems = check_template(campaign.line_text, html=False)
+            if problems:
+                errors["line_text"] = problems
+    return errors
 
 
 def _valid_sender(value: str) -> bool:
@@ -146,6 +166,24 @@ def _mailable(email: str) -> bool:
     return True
 
 
+def _recipient_channel(campaign: Campaign, *, email, opted_in, on_list, line_user) -> tuple[str, str]:
+    """How one customer of the audience is reached, and why not (a suppression reason) if they cannot be.
+    LINE needs a linked LINE account that follows the campaign's official account and has not opted out."""
+    if campaign.channel != Campaign.Channel.EMAIL:
+        if line_user:
+            return CampaignRecipient.Channel.LINE, ""
+        if campaign.channel == Campaign.Channel.LINE:
+            return CampaignRecipient.Channel.LINE, "no_line"
+    reason = ""
+    if not opted_in:
+        reason = "not_opted_in"
+    elif not _mailable(email):
+        reason = "no_email"
+    elif on_list:
+        reason = "suppression_list"
+    return CampaignRecipient.Channel.EMAIL, reason
+
+
 def start_campaign(*, campaign: Campaign, dispatch: bool = True) -> Campaign:
     """Freeze the audience now (one CampaignRecipient per customer of the segment: pending,
     suppressed or hold-out) and queue the sending (unless `dispatch` is False: the caller sends the
@@ -167,18 +205,19 @@ def start_campaign(*, campaign: Campaign, dispatch: bool = True) -> Campaign:
             segment_customers(campaign.segment.rules, now=now)
             .annotate(on_list=Exists(Suppression.objects.filter(email=OuterRef("email"))))
             .order_by("pk")
-            .values_list("pk", "public_id", "email", "email_opt_in", "on_list")
         )
+        columns = ["pk", "public_id", "email", "email_opt_in", "on_list"]
+        if campaign.channel != Campaign.Channel.EMAIL:
+            audience = audience.annotate(line_user=reachable_line_user(account_id=campaign.line_account_id))
+            columns.append("line_user")
         size, chunk = 0, []
-        for pk, public_id, email, opted_in, on_list in audience.iterator(chunk_size=_FREEZE_CHUNK):
+        for pk, public_id, email, opted_in, on_list, *line in audience.values_list(*columns).iterator(
+            chunk_size=_FREEZE_CHUNK
+        ):
             size += 1
-            reason = ""
-            if not opted_in:
-                reason = "not_opted_in"
-            elif not _mailable(email):
-                reason = "no_email"
-            elif on_list:
-                reason = "suppression_list"
+            channel, reason = _recipient_channel(
+                campaign, email=email, opted_in=opted_in, on_list=on_list, line_user=line[0] if line else None
+            )
             if reason:
                 state = State.SUPPRESSED
             elif in_holdout(campaign_id=campaign.public_id, customer_id=public_id, percent=campaign.holdout_percent):
@@ -187,9 +226,11 @@ def start_campaign(*, campaign: Campaign, dispatch: bool = True) -> Campaign:
                 state = State.PENDING
             chunk.append(
                 CampaignRecipient(
-                    campaign_id=campaign.pk, customer_id=pk, email=email, state=state, suppressed_reason=reason
+                    campaign_id=campaign.pk, customer_id=pk, channel=channel, email=email,
+                    line_user_id=(line[0] or "") if channel == CampaignRecipient.Channel.LINE else "",
+                    state=state, suppressed_reason=reason,
                 )
-            )
+            )  # fmt: skip
             if len(chunk) >= _FREEZE_CHUNK:
                 CampaignRecipient.objects.bulk_create(chunk)
                 chunk = []

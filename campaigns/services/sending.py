@@ -9,12 +9,16 @@ this address only is marked failed in the same transaction.
 """
 
 import logging
+import math
 import smtplib
 import time
+from dataclasses import dataclass
 from email.utils import make_msgid
+from functools import partial
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +34,7 @@ from .campaigns import finish_campaign_if_done
 
 logger = logging.getLogger(__name__)
 State = CampaignRecipient.State
+EMAIL = CampaignRecipient.Channel.EMAIL  # LINE recipients go through line_sending.py
 STATUS_CHECK_EVERY = 25  # messages between two looks at the campaign's status (pause / cancel)
 _PERMANENT = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
 
@@ -175,9 +180,68 @@ def effective_throttle(campaign: Campaign) -> int:
     return conf.throttle() if campaign.throttle is None else campaign.throttle
 
 
+@dataclass(frozen=True)
+class SendPlan:
+    batch_size: int
+    window: int  # batches queued ahead at most
+    spacing: float  # seconds between the starts of two batches, so the campaign keeps its throttle
+
+
+def send_plan(campaign: Campaign) -> SendPlan:
+    """Batches small enough that one runs within the queue horizon at the campaign's throttle, and a
+    window no further ahead than the horizon (a task held longer than the broker's visibility timeout
+    is delivered again, over and over). Without a broker (eager tasks) there is nothing to overrun:
+    the whole campaign is one window."""
+    rate, horizon, size = effective_throttle(campaign), conf.queue_horizon(), conf.batch_size()
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return SendPlan(size, 10**9, 0.0)
+    if not rate:
+        return SendPlan(size, conf.queue_window(), 0.0)
+    size = max(1, min(size, int(rate * horizon)))
+    spacing = size / rate
+    return SendPlan(size, max(1, min(conf.queue_window(), int(horizon // spacing))), spacing)
+
+
+def queue_next_batches(*, campaign_id: int, restart: bool = False) -> int:
+    """Top the campaign's queued batches up to its window, in recipient order from where the last
+    queued batch ended; returns how many were queued. Each batch calls this as it ends, so a campaign
+    of any size has at most a window of batches in the broker. `restart` (start, resume, a stalled
+    send) forgets what was queued before: a batch that runs twice mails nobody twice (the claims)."""
+    from ..tasks import send_batch
+
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id, status=Campaign.Status.SENDING).first()
+        if campaign is None:
+            return 0
+        plan = send_plan(campaign)
+        pending = CampaignRecipient.objects.filter(campaign_id=campaign_id, state=State.PENDING)
+        cursor = None if restart else campaign.queued_through
+        in_flight = 0
+        if cursor is not None:  # rows of the last window queued and not yet sent: batches waiting or running
+            last_window = (
+                CampaignRecipient.objects.filter(campaign_id=campaign_id, pk__lte=cursor)
+                .order_by("-pk")
+                .values("pk")[: plan.window * plan.batch_size]
+            )
+            in_flight = math.ceil(pending.filter(pk__in=last_window).count() / plan.batch_size)
+        room = plan.window - in_flight
+        ahead = pending if cursor is None else pending.filter(pk__gt=cursor)
+        ids = list(ahead.order_by("pk").values_list("pk", flat=True)[: max(0, room) * plan.batch_size])
+        batches = [ids[i : i + plan.batch_size] for i in range(0, len(ids), plan.batch_size)]
+        if batches or restart:
+            campaign.queued_through = ids[-1] if ids else None
+            campaign.save(update_fields=["queued_through"])
+        for n, batch in enumerate(batches):
+            countdown = (in_flight + n) * plan.spacing
+            transaction.on_commit(partial(send_batch.apply_async, args=[campaign_id, batch], countdown=countdown))
+    if batches:
+        logger.info("campaign batches queued campaign_pk=%d batches=%d", campaign_id, len(batches))
+    return len(batches)
+
+
 def _suppress_late_opt_outs(campaign: Campaign, ids: list[int]) -> None:
     """Customers who opted out or landed on the suppression list after the audience was frozen."""
-    late = CampaignRecipient.objects.filter(pk__in=ids, state=State.PENDING).filter(
+    late = CampaignRecipient.objects.filter(pk__in=ids, state=State.PENDING, channel=EMAIL).filter(
         Q(customer__email_opt_in=False) | Exists(Suppression.objects.filter(email=OuterRef("email")))
     )
     CampaignRecipient.objects.filter(pk__in=late.values("pk")).update(
@@ -193,7 +257,7 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
         return 0
     _suppress_late_opt_outs(campaign, recipient_ids)
     rows = list(
-        CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING)
+        CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING, channel=EMAIL)
         .select_related("customer__home_store")
         .order_by("pk")
     )
@@ -264,22 +328,49 @@ _CLAIM_SQL = (
 def _claim_and_send(row: CampaignRecipient, message, *, rendered: RenderedMail, message_id: str) -> int:
     # One hand-written UPDATE per mail: this loop is the send path's hot spot (the ORM's query
     # building cost as much as the statement itself).
-    with transaction.atomic(), connection.cursor() as cursor:
-        if conf.relaxed_commit() and connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        cursor.execute(
-            _CLAIM_SQL, [State.SENT, timezone.now(), message_id, rendered.subject[:255], row.pk, State.PENDING]
-        )
-        if not cursor.rowcount:
-            return 0  # another worker or an earlier attempt has it
-        try:
-            message.send()
-        except _PERMANENT as exc:
-            # The server refused this address (or this sender for it): retrying cannot help.
-            CampaignRecipient.objects.filter(pk=row.pk).update(state=State.FAILED, sent_at=None, error=str(exc)[:255])
-            logger.warning("campaign mail refused recipient_pk=%d", row.pk)
-            return 0
+    claim = [State.SENT, timezone.now(), message_id, rendered.subject[:255], row.pk, State.PENDING]
+    handed_over = False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if conf.relaxed_commit() and connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute(_CLAIM_SQL, claim)
+            if not cursor.rowcount:
+                return 0  # another worker or an earlier attempt has it
+            try:
+                message.send()
+            except _PERMANENT as exc:
+                # The server refused this address (or this sender for it): retrying cannot help.
+                CampaignRecipient.objects.filter(pk=row.pk).update(
+                    state=State.FAILED, sent_at=None, error=str(exc)[:255]
+                )
+                logger.warning("campaign mail refused recipient_pk=%d", row.pk)
+                return 0
+            handed_over = True
+    except (OperationalError, InterfaceError):
+        if not handed_over:
+            raise  # nothing went out: the row is still pending and the task is retried
+        # The mail server has the mail but the commit of its "sent" mark failed (the database
+        # restarted or the connection broke): this process knows it was sent, so it records that
+        # once the database answers again, instead of leaving the row pending to be mailed twice.
+        _mark_sent_when_the_database_is_back(claim)
     return 1
+
+
+def _mark_sent_when_the_database_is_back(claim: list) -> None:
+    deadline = time.monotonic() + conf.mark_sent_patience().total_seconds()
+    while True:
+        try:
+            connection.close()
+            with connection.cursor() as cursor:
+                cursor.execute(_CLAIM_SQL, claim)
+            logger.warning("campaign mail marked sent after a database error recipient_pk=%d", claim[4])
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                logger.error("campaign mail sent but not marked: it may be sent again recipient_pk=%d", claim[4])
+                raise
+            time.sleep(1)
 
 
 def send_test_mail(*, campaign: Campaign, to: list[str], customer: Customer | None = None) -> int:

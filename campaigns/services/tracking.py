@@ -7,6 +7,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from channels_hub.line.services import opt_out_of_line_marketing
 from crm.models import ConsentSource
 from crm.selectors import get_customer
 from crm.services import update_customer
@@ -60,10 +61,17 @@ def record_click(*, recipient: CampaignRecipient, url: str) -> None:
 
 def unsubscribe_recipient(*, recipient: CampaignRecipient) -> CampaignRecipient:
     """One-click unsubscribe: the address goes on the suppression list and the customer's email
-    consent is withdrawn (source: unsubscribe link). Repeating it changes nothing more."""
+    consent is withdrawn (source: unsubscribe link). From a LINE message, the LINE user opts out of
+    the account's LINE campaigns instead (email consent is untouched). Repeating it changes nothing more."""
     now = timezone.now()
+    line = recipient.channel == CampaignRecipient.Channel.LINE
+    customer = None
     with transaction.atomic():
-        if recipient.email:
+        if line:
+            opt_out_of_line_marketing(
+                account_id=recipient.campaign.line_account_id, line_user_id=recipient.line_user_id, at=now
+            )
+        elif recipient.email:
             Suppression.objects.get_or_create(
                 email=recipient.email,
                 defaults={"reason": Suppression.Reason.UNSUBSCRIBED, "campaign": recipient.campaign},
@@ -73,10 +81,14 @@ def unsubscribe_recipient(*, recipient: CampaignRecipient) -> CampaignRecipient:
         )
         if first:
             MailEvent.objects.create(recipient=recipient, kind=MailEvent.Kind.UNSUBSCRIBE)
-        customer = get_customer(recipient.customer.public_id)  # a merged customer: the survivor
-        if customer is not None and customer.email_opt_in:
-            update_customer(customer=customer, email_opt_in=False, consent_source=ConsentSource.UNSUBSCRIBE)
-    logger.info("campaign unsubscribe campaign_id=%s customer_id=%s", recipient.campaign.public_id, customer.public_id)
+        if not line:
+            customer = get_customer(recipient.customer.public_id)  # a merged customer: the survivor
+            if customer is not None and customer.email_opt_in:
+                update_customer(customer=customer, email_opt_in=False, consent_source=ConsentSource.UNSUBSCRIBE)
+    logger.info(
+        "campaign unsubscribe campaign_id=%s customer_id=%s channel=%s",
+        recipient.campaign.public_id, (customer or recipient.customer).public_id, recipient.channel,
+    )  # fmt: skip
     return recipient
 
 

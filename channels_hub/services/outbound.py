@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from crm.models import Channel
+
 from ..conf import hub_setting
 from ..models import Mention, Message, Ticket
 from .tickets import csat_token, endpoint_for, site_url, survey_address
@@ -63,7 +65,24 @@ def deliver_reply(*, message_id: int) -> str:
         return "skip"
     if message.channel == "email":
         return _send_email_reply(message)
+    if message.channel == Channel.LINE:
+        return _send_line_reply(message)
     return _post_webhook(message)
+
+
+def _send_line_reply(message: Message) -> str:
+    """LINE replies go through the LINE connector (reply or push API), not the signed webhook."""
+    from ..line.services import LineDeliveryFailed, send_reply_on_line
+
+    try:
+        send_reply_on_line(message)
+    except LineDeliveryFailed as exc:
+        if exc.retryable:
+            return _retry_or_fail(message, exc.reason)
+        _finish(message, status=Message.Delivery.FAILED, error=exc.reason)
+        return "failed"
+    _finish(message, status=Message.Delivery.SENT)
+    return "sent"
 
 
 def _email_thread_ids(ticket: Ticket) -> list[str]:

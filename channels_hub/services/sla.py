@@ -6,12 +6,39 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import F
+from django.db.models.signals import post_delete
 
+from crm.caching import ConfigCache
 from crm.registry import customer_summaries
 
-from ..models import PRIORITY_RANK, RoutingRule, SlaPolicy, TeamMembership
+from ..models import PRIORITY_RANK, RoutingRule, SlaPolicy, Team, TeamMembership
 
 _MAX_DAYS = 366 * 2  # a policy with no business days must not loop forever
+
+
+def _load_routing_rules() -> list[RoutingRule]:
+    return list(RoutingRule.objects.filter(active=True).order_by("position", "pk"))
+
+
+def _load_sla_policies() -> dict[str, SlaPolicy]:
+    return {policy.priority: policy for policy in SlaPolicy.objects.all()}
+
+
+# Read on every inbound message, edited rarely in the admin: kept per process, dropped in every
+# process when a rule or policy is saved or deleted (crm.caching). A team or user deleted sets the
+# rules' references to NULL without saving the rules, so their deletion drops the copy too.
+routing_rules: ConfigCache[list[RoutingRule]] = ConfigCache(
+    "channels_hub.routing_rules", _load_routing_rules, models=[RoutingRule, Team]
+)
+sla_policies: ConfigCache[dict[str, SlaPolicy]] = ConfigCache(
+    "channels_hub.sla_policies", _load_sla_policies, models=[SlaPolicy]
+)
+post_delete.connect(
+    lambda **kwargs: routing_rules.invalidate(),
+    sender=settings.AUTH_USER_MODEL,
+    weak=False,
+    dispatch_uid="config-cache:channels_hub.routing_rules:user-deleted",
+)
 
 
 def add_business_minutes(start: datetime, minutes: int, policy: SlaPolicy) -> datetime:
@@ -42,7 +69,7 @@ def _as_time(value) -> time:
 
 def set_sla_due(ticket, *, now: datetime) -> None:
     """First response and resolution due times for the ticket's priority (no policy: none)."""
-    policy = SlaPolicy.objects.filter(priority=ticket.priority).first()
+    policy = sla_policies.get().get(ticket.priority)
     if policy is None:
         ticket.first_response_due = ticket.resolution_due = None
         return
@@ -76,7 +103,7 @@ def _rule_matches(rule: RoutingRule, *, ticket, text: str, tier: str | None) -> 
 def apply_routing(ticket, *, text: str, now: datetime) -> RoutingRule | None:
     """The first active rule (by position) whose conditions hold sets the ticket's fields. Round-robin
     takes the team's available member who was assigned least recently, under a row lock."""
-    rules = list(RoutingRule.objects.filter(active=True).order_by("position", "pk"))
+    rules = routing_rules.get()
     if not rules:
         return None
     tier = None

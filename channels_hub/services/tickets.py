@@ -51,8 +51,9 @@ def reply_channel(ticket: Ticket) -> str:
 
 
 def reply_to_ticket(*, ticket: Ticket, user: User, body: str, channel: str | None = None) -> Message:
-    """An agent's answer to the customer. Email goes out by mail with threading headers; chat, LINE,
-    SNS… through the channel's signed webhook; both after commit, by Celery. Phone and counter
+    """An agent's answer to the customer. Email goes out by mail with threading headers; LINE through
+    the LINE connector (channels_hub/line); chat, SNS… through the channel's signed webhook; all after
+    commit, by Celery. Phone and counter
     replies are a record of what was said."""
     body = _check_body(body)
     channel = channel or reply_channel(ticket)

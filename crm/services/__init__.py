@@ -1,6 +1,6 @@
 """Every write of the crm core. Views, API views, admin, commands and other apps call these."""
 
-from .api_keys import create_api_key, revoke_api_key
+from .api_keys import create_api_key, revoke_api_key, set_api_key_rate_limit
 from .catalog import upsert_product
 from .customers import create_customer, link_channel_account, update_customer
 from .imports import ImportResult, export_customers_csv, import_customers, read_customer_csv
@@ -21,6 +21,7 @@ __all__ = [
     "record_order",
     "record_return",
     "revoke_api_key",
+    "set_api_key_rate_limit",
     "set_order_fulfillment",
     "set_order_points_earned",
     "set_staff_language",

@@ -38,6 +38,57 @@ def test_points_balance_tier_and_expiring_points():
     assert ids({"field": "points_expiring", "op": "gte", "value": 50, "within_days": 5}) == set()
 
 
+@pytest.mark.parametrize(
+    ("op", "value", "expected"),
+    [
+        ("gte", 0, {"rich", "poor", "empty", "none"}),  # customers without an account have 0 points
+        ("gte", 1, {"rich", "poor"}),
+        ("gte", 100, {"rich", "poor"}),
+        ("gte", 101, {"rich"}),
+        ("gte", 5000, {"rich"}),
+        ("gte", 5001, set()),
+        ("lte", 0, {"empty", "none"}),
+        ("lte", 99, {"empty", "none"}),
+        ("lte", 100, {"poor", "empty", "none"}),
+        ("lte", 5000, {"rich", "poor", "empty", "none"}),
+    ],
+)
+def test_points_balance_edges_count_customers_without_an_account_as_zero(op, value, expected):
+    people = {
+        "rich": CustomerFactory(),
+        "poor": CustomerFactory(),
+        "empty": CustomerFactory(),
+        "none": CustomerFactory(),
+    }
+    award(people["rich"], 5000)
+    award(people["poor"], 100)
+    PointAccount.objects.create(customer=people["empty"])  # an account spent down to 0
+    rule = {"field": "points_balance", "op": op, "value": value}
+    names = {c.public_id: name for name, c in people.items()}
+    assert {names[i] for i in ids(rule)} == expected
+    # the same inside groups: `any` with a rule nobody meets, and a double negation
+    nobody = {"field": "prefecture", "op": "eq", "value": "沖縄県"}
+    assert {names[i] for i in ids({"any": [nobody, rule]})} == expected
+    assert {names[i] for i in ids({"not": {"not": rule}})} == expected
+    assert {names[i] for i in ids({"not": rule})} == set(people) - expected
+
+
+def test_points_balance_compiles_to_exists_not_a_scalar_subquery():
+    sql = str(segment_customers({"field": "points_balance", "op": "gte", "value": 1000}).query).upper()
+    assert "EXISTS" in sql and "COALESCE" not in sql
+
+
+def test_points_expiring_of_zero_or_more_is_everyone():
+    rich, none = CustomerFactory(), CustomerFactory()
+    award(rich, 10)
+    rule = {"field": "points_expiring", "op": "gte", "value": 0, "within_days": 30}
+    assert ids(rule) == {rich.public_id, none.public_id}
+    assert ids({"any": [{"field": "prefecture", "op": "eq", "value": "沖縄県"}, rule]}) == {
+        rich.public_id,
+        none.public_id,
+    }
+
+
 def test_open_ticket_with_category():
     complained, closed, calm = CustomerFactory(), CustomerFactory(), CustomerFactory()
     TicketFactory(customer=complained, category="returns", status="open")

@@ -61,6 +61,42 @@ def test_purchase_fields_with_filters():
     assert ids({"field": "days_since_last_purchase", "op": "lte", "value": 30}) == {buyer.public_id}
 
 
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"field": "order_count", "op": "gte", "value": 0}, {"two", "one", "never"}),
+        ({"field": "order_count", "op": "gte", "value": 1}, {"two", "one"}),
+        ({"field": "order_count", "op": "gte", "value": 2}, {"two"}),
+        ({"field": "order_count", "op": "gte", "value": 3}, set()),
+        ({"field": "order_count", "op": "lte", "value": 0}, {"never"}),
+        ({"field": "order_count", "op": "lte", "value": 1}, {"one", "never"}),
+        ({"field": "order_count", "op": "gte", "value": 1, "channel": "ec"}, {"two"}),
+        ({"field": "order_count", "op": "lte", "value": 0, "within_days": 30}, {"one", "never"}),
+        ({"field": "spend", "op": "gte", "value": 0}, {"two", "one", "never"}),
+        ({"field": "spend", "op": "lte", "value": 0}, {"never"}),
+        ({"field": "spend", "op": "gte", "value": 1000}, {"two", "one"}),
+        ({"field": "purchase_channels", "op": "gte", "value": 0}, {"two", "one", "never"}),
+        ({"field": "purchase_channels", "op": "gte", "value": 1}, {"two", "one"}),
+        ({"field": "purchase_channels", "op": "gte", "value": 1, "within_days": 30}, {"two"}),
+        ({"field": "purchase_channels", "op": "gte", "value": 2}, {"two"}),
+        ({"field": "contact_channels", "op": "gte", "value": 0}, {"two", "one", "never"}),
+        ({"field": "contact_channels", "op": "gte", "value": 1}, {"one"}),
+    ],
+)
+def test_count_rules_at_their_edges(rule, expected):
+    tee = ProductFactory(sku="TEE-1", category="tops")
+    people = {"two": CustomerFactory(), "one": CustomerFactory(), "never": CustomerFactory()}
+    make_order(people["two"], product=tee, channel="ec", total=3000, days_ago=5)
+    make_order(people["two"], product=tee, channel="store", total=2000, days_ago=100)
+    make_order(people["one"], product=tee, channel="store", total=1000, days_ago=200)
+    ChannelIdentity.objects.create(customer=people["one"], channel="line", external_id="u1")
+    names = {c.public_id: name for name, c in people.items()}
+    assert {names[i] for i in ids(rule)} == expected
+    nobody = {"field": "prefecture", "op": "eq", "value": "沖縄県"}
+    assert {names[i] for i in ids({"any": [nobody, rule]})} == expected
+    assert {names[i] for i in ids({"not": rule})} == set(people) - expected
+
+
 def test_groups_all_any_not_and_merged_customers_left_out():
     a = CustomerFactory(prefecture="東京都")
     b = CustomerFactory(prefecture="大阪府")
@@ -95,7 +131,7 @@ def test_a_segment_is_one_query(django_assert_num_queries):
     }
     with django_assert_num_queries(1):
         assert segment_customers(rules).count() == 3
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         count, sample = preview_segment(rules)
     assert count == 3 and len(sample) == 3 and all(s.startswith("cus_") for s in sample)
 
@@ -104,6 +140,13 @@ def test_sample_has_at_most_20_ids():
     CustomerFactory.create_batch(22)
     count, sample = preview_segment({"field": "email_opt_in", "op": "eq", "value": True})
     assert count == 22 and len(sample) == 20
+    assert sample == list(segment_customers({"field": "email_opt_in", "op": "eq", "value": True})
+                          .order_by("pk").values_list("public_id", flat=True)[:20])  # fmt: skip
+
+
+def test_preview_of_an_empty_segment():
+    CustomerFactory.create_batch(2)
+    assert preview_segment({"field": "prefecture", "op": "eq", "value": "沖縄県"}) == (0, [])
 
 
 @pytest.mark.parametrize(

@@ -80,26 +80,27 @@ def hook_factory():
         hook.close()
 
 
-def line_ticket():
+def chat_ticket():
+    """A ticket on a channel whose replies go out through the signed webhook (LINE has its connector)."""
     customer = CustomerFactory()
-    IdentityFactory(customer=customer, channel="line", external_id="U-1")
+    IdentityFactory(customer=customer, channel="chat", external_id="U-1")
     message, _ = receive_message(
-        channel="line",
-        sender={"channel": "line", "external_id": "U-1"},
+        channel="chat",
+        sender={"channel": "chat", "external_id": "U-1"},
         body="在庫ありますか",
         external_message_id="l1",
     )
     return message.ticket
 
 
-def test_a_line_reply_is_posted_to_the_signed_webhook(hook_factory, django_capture_on_commit_callbacks):
+def test_a_chat_reply_is_posted_to_the_signed_webhook(hook_factory, django_capture_on_commit_callbacks):
     hook = hook_factory()
-    EndpointFactory(channel="line", url=hook.url, secret="k3y")
-    ticket = line_ticket()
+    EndpointFactory(channel="chat", url=hook.url, secret="k3y")
+    ticket = chat_ticket()
     with django_capture_on_commit_callbacks(execute=True):
         message = reply_to_ticket(ticket=ticket, user=UserFactory(role="agent"), body="在庫ございます")
     message.refresh_from_db()
-    assert message.delivery_status == "sent" and message.channel == "line"
+    assert message.delivery_status == "sent" and message.channel == "chat"
     headers, raw = hook.requests[0]
     expected = "sha256=" + hmac.new(b"k3y", raw, hashlib.sha256).hexdigest()
     assert headers["X-Tsunagu-Signature"] == expected
@@ -110,8 +111,8 @@ def test_a_line_reply_is_posted_to_the_signed_webhook(hook_factory, django_captu
 def test_a_failing_webhook_is_retried_then_marked_failed(hook_factory, settings):
     settings.HUB_WEBHOOK_MAX_ATTEMPTS = 3
     hook = hook_factory(statuses=[500, 503, 502])
-    EndpointFactory(channel="line", url=hook.url)
-    ticket = line_ticket()
+    EndpointFactory(channel="chat", url=hook.url)
+    ticket = chat_ticket()
     message = reply_to_ticket(ticket=ticket, user=UserFactory(role="agent"), body="x")  # on_commit not run here
     assert deliver_reply(message_id=message.pk) == "retry"
     assert deliver_reply(message_id=message.pk) == "retry"
@@ -124,21 +125,21 @@ def test_a_failing_webhook_is_retried_then_marked_failed(hook_factory, settings)
 
 def test_a_webhook_that_recovers_delivers_once(hook_factory):
     hook = hook_factory(statuses=[500, 200])
-    EndpointFactory(channel="line", url=hook.url)
-    message = reply_to_ticket(ticket=line_ticket(), user=UserFactory(role="agent"), body="x")
+    EndpointFactory(channel="chat", url=hook.url)
+    message = reply_to_ticket(ticket=chat_ticket(), user=UserFactory(role="agent"), body="x")
     assert [deliver_reply(message_id=message.pk) for _ in range(3)] == ["retry", "sent", "skip"]
     assert len(hook.requests) == 2
 
 
 def test_a_channel_without_endpoint_fails_visibly():
-    message = reply_to_ticket(ticket=line_ticket(), user=UserFactory(role="agent"), body="x")
+    message = reply_to_ticket(ticket=chat_ticket(), user=UserFactory(role="agent"), body="x")
     assert deliver_reply(message_id=message.pk) == "failed"
     message.refresh_from_db()
     assert message.delivery_status == "failed"
 
 
 def test_reply_bad_input_writes_nothing():
-    ticket = line_ticket()
+    ticket = chat_ticket()
     with pytest.raises(ValidationError) as err:
         reply_to_ticket(ticket=ticket, user=UserFactory(role="agent"), body="   ")
     assert "body" in err.value.message_dict
@@ -184,6 +185,61 @@ def test_rules_match_on_channel_and_customer_tier():
         _summary_providers.pop("test.tier")
     assert gold.ticket.priority == "urgent"
     assert lead.ticket.priority == "normal" and mail_.ticket.priority == "normal"
+
+
+def test_rules_and_policies_are_read_once_per_process_until_one_is_saved():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    RoutingRuleFactory(position=1, keywords="返品", set_priority="high")
+    SlaPolicy.objects.create(priority="high", first_response_minutes=60, resolution_minutes=600,
+                             business_hours_only=False)  # fmt: skip
+    receive_message(channel="email", sender={"email": "a@example.jp"}, body="返品", external_message_id="w")
+    with CaptureQueriesContext(connection) as queries:
+        second, _ = receive_message(channel="email", sender={"email": "b@example.jp"}, body="返品",
+                                    external_message_id="x")  # fmt: skip
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "channels_hub_routingrule" not in tables and "channels_hub_slapolicy" not in tables
+    assert second.ticket.priority == "high" and second.ticket.first_response_due is not None
+
+
+def test_a_rule_edited_in_another_process_applies_to_the_next_message():
+    from django.core.cache import cache
+
+    from channels_hub.models import RoutingRule
+    from channels_hub.services.sla import routing_rules, sla_policies
+
+    rule = RoutingRuleFactory(position=1, keywords="返品", set_priority="high")
+    first, _ = receive_message(channel="email", sender={"email": "a@example.jp"}, body="返品", external_message_id="1")
+    assert first.ticket.priority == "high"
+    # another process edits the rule and adds a policy: its saves bump the shared versions
+    RoutingRule.objects.filter(pk=rule.pk).update(set_priority="urgent")
+    SlaPolicy.objects.bulk_create([SlaPolicy(priority="urgent", first_response_minutes=30, resolution_minutes=60,
+                                             business_hours_only=False)])  # fmt: skip
+    cache.set(routing_rules.key, "written-by-another-process")
+    cache.set(sla_policies.key, "written-by-another-process")
+    second, _ = receive_message(channel="email", sender={"email": "b@example.jp"}, body="返品", external_message_id="2")
+    assert second.ticket.priority == "urgent"
+    assert second.ticket.resolution_due - second.ticket.created_at < dt.timedelta(minutes=61)
+
+
+def test_a_rule_saved_here_applies_to_the_next_message_and_a_deleted_team_is_dropped():
+    team = TeamFactory()
+    rule = RoutingRuleFactory(position=1, keywords="返品", set_team=team)
+    first, _ = receive_message(channel="email", sender={"email": "a@example.jp"}, body="返品", external_message_id="1")
+    assert first.ticket.team == team
+    rule.active = False
+    rule.save()
+    second, _ = receive_message(channel="email", sender={"email": "b@example.jp"}, body="返品", external_message_id="2")
+    assert second.ticket.team is None
+    rule.active = True
+    rule.save()
+    from channels_hub.models import Ticket
+
+    Ticket.objects.filter(team=team).update(team=None)  # tickets keep their team: let it go first
+    team.delete()  # the rule's set_team becomes NULL without the rule being saved
+    third, _ = receive_message(channel="email", sender={"email": "c@example.jp"}, body="返品", external_message_id="3")
+    assert third.ticket.team is None
 
 
 # --- SLA -------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from crm.models import (
     ApiKey,
@@ -396,6 +397,32 @@ def test_api_key_is_created_with_checkbox_scopes_and_shown_once(admin_client, ad
     detail = admin_client.get(admin_url(ApiKey, "change", api_key.pk)).content.decode()
     assert raw_key not in again and raw_key not in detail
     assert api_key.key_hash not in detail
+
+
+def test_api_key_rate_is_the_one_thing_of_a_key_an_admin_may_change(admin_client, clock):
+    api_key, raw_key = create_api_key(name="EC site", scopes=["catalog:read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    assert client.get("/api/v1/stores/").status_code == 200
+
+    response = admin_client.post(
+        admin_url(ApiKey, "change", api_key.pk),
+        {"rate_limit": "1", "name": "renamed", "scopes": ["orders:write"]},
+    )
+
+    assert response.status_code == 302
+    api_key.refresh_from_db()
+    assert (api_key.rate_limit, api_key.name, api_key.scopes) == (1, "EC site", ["catalog:read"])
+    # applies from the next request: this minute's requests already used the one allowed
+    assert client.get("/api/v1/stores/").status_code == 429
+
+
+def test_api_key_rate_below_one_is_refused_in_the_admin(admin_client):
+    api_key, _raw = create_api_key(name="EC site", scopes=["catalog:read"])
+    response = admin_client.post(admin_url(ApiKey, "change", api_key.pk), {"rate_limit": "0"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["rate_limit"]
+    assert ApiKey.objects.get(pk=api_key.pk).rate_limit is None
 
 
 def test_api_key_form_refuses_missing_scopes_and_writes_nothing(admin_client):

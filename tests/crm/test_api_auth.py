@@ -1,11 +1,14 @@
 """Api-Key authentication, scopes, staff sessions, throttling, idempotency and the schema."""
 
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from crm.api.auth import active_api_keys
 from crm.models import ApiKey, IdempotencyRecord, Product
 from crm.scopes import SCOPES
-from crm.services import create_api_key, revoke_api_key
+from crm.services import create_api_key, revoke_api_key, set_api_key_rate_limit
 
 from .factories import StoreFactory, UserFactory
 
@@ -90,21 +93,168 @@ def test_session_writes_need_the_csrf_token():
     assert "CSRF" in response.json()["detail"]
 
 
-def test_throttled_key_gets_429_with_retry_after(settings):
-    from crm.api.auth import ApiKeyRateThrottle
+# --- API keys from the per-process cache ----------------------------------------------------------
 
-    original = ApiKeyRateThrottle.THROTTLE_RATES
-    ApiKeyRateThrottle.THROTTLE_RATES = {"api_key": "3/min"}
+
+def test_a_key_is_resolved_and_its_scope_checked_without_a_query(django_assert_num_queries):
+    StoreFactory()
+    _, raw = create_api_key(name="ec", scopes=["catalog:read"])
+    client = client_with(raw)
+    assert client.get("/api/v1/stores/").status_code == 200  # loads the keys, marks last use
+    with django_assert_num_queries(1):  # the stores, nothing for the key, its scope or the throttle
+        assert client.get("/api/v1/stores/").status_code == 200
+    with django_assert_num_queries(0):
+        assert client.post("/api/v1/customers/", {}, format="json").status_code == 403  # scope, no query
+
+
+def test_a_key_revoked_in_another_process_stops_working_on_the_next_request():
+    key, raw = create_api_key(name="ec", scopes=["catalog:read"])
+    client = client_with(raw)
+    assert client.get("/api/v1/stores/").status_code == 200
+    # Another process revokes it: its save bumps the shared version; here only the row and the
+    # shared cache change (no signal in this process).
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    cache.set(active_api_keys.key, "version-written-by-another-process")
+    assert client.get("/api/v1/stores/").status_code == 401
+
+
+def test_a_key_created_in_another_process_works_on_its_first_request():
+    create_api_key(name="warm", scopes=["catalog:read"])
+    client_with(create_api_key(name="first", scopes=["catalog:read"])[1]).get("/api/v1/stores/")
+    assert client_with(create_api_key(name="new", scopes=["catalog:read"])[1]).get("/api/v1/stores/").status_code == 200
+
+
+def test_last_use_is_recorded_to_the_minute_without_a_write_per_request(django_assert_num_queries, monkeypatch):
+    from crm.api import auth
+
+    monkeypatch.setattr(auth, "_marked_at", {})
+    StoreFactory()
+    key, raw = create_api_key(name="ec", scopes=["catalog:read"])
+    client = client_with(raw)
+    client.get("/api/v1/stores/")
+    first = ApiKey.objects.get(pk=key.pk).last_used_at
+    assert first is not None
+    with django_assert_num_queries(1):
+        client.get("/api/v1/stores/")
+    assert ApiKey.objects.get(pk=key.pk).last_used_at == first
+    # a minute later (this process's mark and the shared one both expired), the next request writes again
+    monkeypatch.setattr(auth, "_marked_at", {})
+    cache.delete(f"tsunagu:api-key-used:{key.pk}")
+    client.get("/api/v1/stores/")
+    assert ApiKey.objects.get(pk=key.pk).last_used_at > first
+
+
+def test_another_process_that_wrote_last_use_this_minute_spares_the_write(monkeypatch):
+    from crm.api import auth
+
+    monkeypatch.setattr(auth, "_marked_at", {})
+    key, raw = create_api_key(name="ec", scopes=["catalog:read"])
+    cache.set(f"tsunagu:api-key-used:{key.pk}", 1, 60)  # another process wrote it a moment ago
+    client_with(raw).get("/api/v1/stores/")
+    assert ApiKey.objects.get(pk=key.pk).last_used_at is None
+
+
+# --- Throttle ------------------------------------------------------------------------------------------
+def test_a_key_over_its_limit_gets_429_with_retry_after_until_the_window_ends(settings, clock):
+    settings.API_KEY_THROTTLE_RATE = "3/min"
+    _, raw = create_api_key(name="busy", scopes=["catalog:read"])
+    client = client_with(raw)
+    clock.now += 15
+    assert [client.get("/api/v1/stores/").status_code for _ in range(4)] == [200, 200, 200, 429]
+    clock.now += 5  # 20 s into the minute
+    response = client.get("/api/v1/stores/")
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "throttled"
+    assert response["Retry-After"] == "40"
+    clock.now += 40  # the next minute opens
+    assert [client.get("/api/v1/stores/").status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_a_keys_own_rate_overrides_the_default_and_other_keys_are_unaffected(settings, clock):
+    settings.API_KEY_THROTTLE_RATE = "100/min"
+    slow_key, slow_raw = create_api_key(name="partner", scopes=["catalog:read"], rate_limit=2)
+    _, fast_raw = create_api_key(name="ec", scopes=["catalog:read"])
+    slow, fast = client_with(slow_raw), client_with(fast_raw)
+    assert [slow.get("/api/v1/stores/").status_code for _ in range(3)] == [200, 200, 429]
+    assert [fast.get("/api/v1/stores/").status_code for _ in range(10)] == [200] * 10
+    # raised in the admin: the next request (of any process) counts against the new rate
+    set_api_key_rate_limit(api_key=slow_key, rate_limit=5)
+    assert [slow.get("/api/v1/stores/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_staff_session_calls_are_throttled_per_user(settings, clock, client):
+    settings.API_KEY_THROTTLE_RATE = "2/min"
+    StoreFactory()
+    first, second = UserFactory(role="store_staff"), UserFactory(role="store_staff")
+    client.force_login(first)
+    assert [client.get("/api/v1/stores/").status_code for _ in range(3)] == [200, 200, 429]
+    client.force_login(second)
+    assert client.get("/api/v1/stores/").status_code == 200
+
+
+def test_the_throttle_costs_the_same_at_any_traffic(settings, clock):
+    """One counter per key and window, whatever the number of requests in it (no history list)."""
+    from crm.api.auth import count_request
+
+    settings.API_KEY_THROTTLE_RATE = "100000/min"
+    for _ in range(500):
+        count_request("tsunagu:throttle:test", 60)
+    assert count_request("tsunagu:throttle:test", 60) == 501
+    assert cache.get("tsunagu:throttle:test") == 501
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache: crm.cache.RedisCache at CRM_TEST_REDIS_URL (skipped when Redis is down)."""
+    import os
+
+    import redis
+
+    url = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url)
     try:
-        _, raw = create_api_key(name="busy", scopes=["catalog:read"])
-        client = client_with(raw)
-        statuses = [client.get("/api/v1/stores/").status_code for _ in range(4)]
-        assert statuses == [200, 200, 200, 429]
-        response = client.get("/api/v1/stores/")
-        assert response.json()["code"] == "throttled"
-        assert int(response["Retry-After"]) > 0
-    finally:
-        ApiKeyRateThrottle.THROTTLE_RATES = original
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"Redis is not running at {url}")
+    prefix = f"tsunagu-test-{os.getpid()}"
+    settings.CACHES = {"default": {"BACKEND": "crm.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}}
+    yield client
+    for key in client.scan_iter(f"{prefix}:*"):  # only this test's keys: the database may be shared
+        client.delete(key)
+
+
+def test_the_throttle_counts_in_redis_in_one_round_trip(redis_cache):
+    from crm.api.auth import count_request
+
+    assert [count_request("tsunagu:throttle:redis", 60) for _ in range(3)] == [1, 2, 3]
+    assert 0 < redis_cache.ttl(cache.make_key("tsunagu:throttle:redis")) <= 61
+
+
+def test_keys_revocation_and_throttle_through_redis(redis_cache, clock, django_assert_num_queries):
+    StoreFactory()
+    key, raw = create_api_key(name="ec", scopes=["catalog:read"], rate_limit=3)
+    client = client_with(raw)
+    assert client.get("/api/v1/stores/").status_code == 200
+    with django_assert_num_queries(1):
+        assert client.get("/api/v1/stores/").status_code == 200
+    assert [client.get("/api/v1/stores/").status_code for _ in range(2)] == [200, 429]
+    clock.now += 60
+    assert client.get("/api/v1/stores/").status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())  # revoked by another process
+    cache.set(active_api_keys.key, "version-written-by-another-process")
+    assert client.get("/api/v1/stores/").status_code == 401
+
+
+@pytest.mark.parametrize("rate", [0, -5])
+def test_a_rate_below_one_is_refused(rate):
+    from django.core.exceptions import ValidationError
+
+    key, _raw = create_api_key(name="ec", scopes=["catalog:read"])
+    with pytest.raises(ValidationError) as error:
+        set_api_key_rate_limit(api_key=key, rate_limit=rate)
+    assert "rate_limit" in error.value.message_dict
+    assert ApiKey.objects.get(pk=key.pk).rate_limit is None
 
 
 def test_unknown_api_path_is_a_problem_404(api):
@@ -227,3 +377,33 @@ def test_schema_and_docs_are_public_and_describe_the_contract(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+# --- Content negotiation ------------------------------------------------------------------------------
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; q=0.9, */*; q=0.1"])
+def test_json_is_answered_to_json_or_anything(api, accept):
+    StoreFactory()
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = api("catalog:read").get("/api/v1/stores/", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+def test_an_unacceptable_media_type_is_still_406(api):
+    response = api("catalog:read").get("/api/v1/stores/", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 406
+
+
+def test_the_schema_still_negotiates_its_formats(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    assert client.get("/api/schema/?format=json").status_code == 200
+
+
+def test_an_api_call_sets_no_cookie_and_staff_pages_still_show_messages(api, admin_client):
+    StoreFactory()
+    assert not api("catalog:read").get("/api/v1/stores/").cookies
+    response = admin_client.post(
+        "/admin/crm/apikey/add/", {"name": "POS", "scopes": ["catalog:read"]}, follow=True
+    )  # the new key is shown once through the messages framework
+    assert "tsu_" in response.content.decode()

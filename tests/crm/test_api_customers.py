@@ -336,3 +336,51 @@ def test_timeline_lists_orders_and_returns_newest_first_with_pagination(api):
         entries += [e for e in page["results"] if e["kind"] in crm_kinds]
     assert entries[0]["kind"] == "return"
     assert [e["id"] for e in entries[1:]] == [orders[2].public_id, orders[1].public_id, orders[0].public_id]
+
+
+# --- The hot reads: a fixed, minimal number of queries ---------------------------------------------
+@pytest.fixture
+def member():
+    customer = CustomerFactory(phone="+819012345678", home_store=StoreFactory(code="SHIBUYA"))
+    IdentityFactory(customer=customer, channel="ec", external_id="EC-1")
+    IdentityFactory(customer=customer, channel="line", external_id="U-1")
+    return customer
+
+
+@pytest.mark.parametrize(
+    ("path", "queries"),
+    [
+        ("/api/v1/customers/resolve/?channel=ec&external_id=EC-1", 3),  # identity+customer+store, identities, points
+        ("/api/v1/customers/?member_number={member_number}", 3),  # customers+store, identities, points
+        ("/api/v1/customers/?phone=090-1234-5678", 3),
+        ("/api/v1/customers/{public_id}/", 3),  # customer+store, identities, points
+    ],
+)
+def test_customer_reads_run_a_fixed_number_of_queries(reader, member, path, queries, django_assert_num_queries):
+    path = path.format(member_number=member.member_number, public_id=member.public_id)
+    reader.get(path)  # the key loaded into this process's cache
+    with django_assert_num_queries(queries):
+        response = reader.get(path)
+    body = response.json()
+    customer = body["results"][0] if "results" in body else body
+    assert customer["id"] == member.public_id and customer["home_store"] == "SHIBUYA"
+    assert customer["identities"] == [
+        {"channel": "ec", "external_id": "EC-1"},
+        {"channel": "line", "external_id": "U-1"},
+    ]
+
+
+def test_the_customer_body_is_what_its_declared_fields_give(member, settings):
+    """CustomerOutput builds its body directly; it must stay what DRF's fields would produce."""
+    from rest_framework import serializers
+
+    from crm.api.serializers import CustomerOutput
+
+    bare = CustomerFactory(birth_date=None, home_store=None, email="", phone="")
+    for customer in (member, bare, Customer.objects.get(pk=member.pk)):
+        fast = CustomerOutput(customer).data
+        generic = serializers.ModelSerializer.to_representation(CustomerOutput(customer), customer)
+        assert dict(fast) == dict(generic)
+    settings.TIME_ZONE = "UTC"  # an offset of zero is written Z, as DRF does
+    fast = CustomerOutput(member).data
+    assert fast == serializers.ModelSerializer.to_representation(CustomerOutput(member), member)

@@ -34,7 +34,8 @@ def test_availability_lists_every_location_with_the_warehouse_first(reader, djan
     StoreFactory(code="S2", name="梅田店", prefecture="大阪府")
     stock(warehouse, product, 9)
     stock(shibuya, product, 3)
-    with django_assert_max_num_queries(4):
+    reader.get(AVAILABILITY, {"sku": "COAT"})  # the key loaded into this process's cache
+    with django_assert_max_num_queries(2):  # the product, then every location's stock in one query
         response = reader.get(AVAILABILITY, {"sku": "COAT"})
     assert response.status_code == 200
     assert response.json() == {
@@ -261,3 +262,13 @@ def test_a_ten_thousand_row_sync_is_applied(writer):
     assert response.json()["applied"] == 10_000
     assert StockLevel.objects.filter(store=store).count() == 10_000
     assert StockMovement.objects.filter(kind="count_correction").count() == sum(1 for i in range(10_000) if i % 7)
+
+
+def test_the_availability_body_is_what_its_declared_fields_give():
+    from rest_framework import serializers
+
+    from inventory.api.serializers import AvailabilityOutput
+    from inventory.selectors import Availability
+
+    row = Availability("S1", "渋谷店", "store", "東京都", 3)
+    assert AvailabilityOutput(row).data == serializers.Serializer.to_representation(AvailabilityOutput(row), row)

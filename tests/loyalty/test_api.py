@@ -46,6 +46,27 @@ def test_a_customer_without_points_has_zero_and_the_base_tier(reader, customer):
     }  # fmt: skip
 
 
+def test_balance_is_three_queries(reader, customer, django_assert_num_queries):
+    award(customer, 300)
+    reader.get(url(customer))  # the key and the tiers loaded into this process's caches
+    with django_assert_num_queries(3):  # the customer, the account with its tier, the open lots
+        assert reader.get(url(customer)).json()["balance"] == 300
+    other = CustomerFactory()
+    with django_assert_num_queries(2):  # no account: nothing to read for lots
+        assert reader.get(url(other)).json() == {"customer": other.public_id, "balance": 0, "tier": "regular",
+                                                 "expiring": []}  # fmt: skip
+
+
+def test_a_tier_renamed_in_the_admin_shows_on_the_next_read(reader, customer):
+    from loyalty.models import Tier
+
+    assert reader.get(url(customer)).json()["tier"] == "regular"
+    base = Tier.objects.order_by("min_spend").first()
+    base.code = "basic"
+    base.save()
+    assert reader.get(url(customer)).json()["tier"] == "basic"
+
+
 def test_unknown_customer_is_404(reader):
     response = reader.get("/api/v1/loyalty/cus_NOPE/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
@@ -231,6 +252,24 @@ def test_customer_list_shows_points_and_tier_in_one_query_per_page(api, django_a
     client = api("customers:read")
     for _ in range(10):
         award(CustomerFactory(family_name="鈴木"), 10)
-    with django_assert_max_num_queries(5):
+    client.get("/api/v1/customers/", {"q": "鈴木"})  # the key and the tiers loaded into this process's caches
+    with django_assert_max_num_queries(3):  # customers, their identities, their points and tiers
         body = client.get("/api/v1/customers/", {"q": "鈴木"}).json()
     assert [(c["points_balance"], c["tier"]) for c in body["results"]] == [(10, "regular")] * 10
+
+
+def test_the_balance_body_is_what_its_declared_fields_give(customer):
+    from rest_framework import serializers
+
+    from loyalty.api.serializers import BalanceOutput
+    from loyalty.selectors import customer_balance
+
+    award(customer, 300)
+    balance = customer_balance(customer)
+    data = {"customer": customer.public_id, "balance": balance.balance, "tier": balance.tier.code,
+            "expiring": balance.expiring}  # fmt: skip
+    generic = serializers.Serializer.to_representation(BalanceOutput(data), data)
+    assert BalanceOutput(data).data == generic
+    assert BalanceOutput({**data, "tier": None, "expiring": []}).data == serializers.Serializer.to_representation(
+        BalanceOutput(data), {**data, "tier": None, "expiring": []}
+    )
