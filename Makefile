@@ -28,6 +28,8 @@ demo: migrate
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py rebuild_purchase_summary  # seeding writes orders in bulk, without signals
 	$(PY) manage.py seed_stock
+	$(PY) manage.py refresh_insights_facts --full  # the KPI dashboard's daily facts (nightly by beat)
+	$(PY) manage.py build_recommendations --quiet  # bought-together scores (nightly by beat)
 
 run: demo
 	$(PY) manage.py ensure_demo_admin

@@ -23,13 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import prepare_database
 
 CRM_BENCHES = ("seed", "search")
-APP_BENCHES = ("loyalty", "inventory", "channels_hub", "campaigns", "line", "serve")
+APP_BENCHES = ("loyalty", "inventory", "channels_hub", "campaigns", "line", "serve", "insights")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "which", nargs="*", metavar="{seed,search,loyalty,inventory,channels_hub,campaigns,line,serve}",
+        "which", nargs="*", metavar="{seed,search,loyalty,inventory,channels_hub,campaigns,line,serve,insights}",
         help="benchmarks to run (default: all)",
     )  # fmt: skip
     parser.add_argument("--small", action="store_true", help="app benchmarks at their small scale")

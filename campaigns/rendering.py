@@ -45,6 +45,15 @@ _FORBIDDEN_NODES = (
 MAX_SOURCE_CHARS = 200_000
 MAX_OUTPUT_CHARS = {"subject": 1_000, "body_text": 500_000, "body_html": 1_000_000, "line_text": 5_000}
 RENDER_SECONDS = 1.0  # all parts of one mail together
+
+
+def root_variables() -> set[str]:
+    """The built-in variables and those other apps register per recipient (crm.registry)."""
+    from crm.registry import mail_variables
+
+    return {*ROOT_VARIABLES, *(v.name for v in mail_variables())}
+
+
 _TAG_RE = re.compile(r"{%\s*(\w+)")
 _HREF_RE = re.compile(r"""href\s*=\s*(["'])(https?://[^"'\s<>]+)\1""", re.IGNORECASE)
 _TEXT_URL_RE = re.compile(r"https?://[^\s<>\"'{}]+")
@@ -209,7 +218,7 @@ def check_template(source: str, *, html: bool) -> list[str]:
         return [str(exc)]
     problems: list[str] = []
     nodelist = template.nodelist
-    _check_nodes(nodelist, set(ROOT_VARIABLES), problems)
+    _check_nodes(nodelist, root_variables(), problems)
     return list(dict.fromkeys(problems))
 
 

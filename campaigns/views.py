@@ -43,7 +43,7 @@ from .services import (
     update_segment,
 )
 from .services.line_sending import render_line_text
-from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, render_for
+from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, recipient_extras, render_for
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 LIST_LIMIT = 100
@@ -194,7 +194,7 @@ def _render_preview(campaign: Campaign, customer_id: str):
     try:
         rendered, _urls = render_for(
             campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
-            products=featured_products(campaign), track=False,
+            products=featured_products(campaign), track=False, extra=recipient_extras(campaign, customer),
         )  # fmt: skip
     except ValidationError as error:
         return None, customer, error.message_dict

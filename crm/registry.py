@@ -1,6 +1,7 @@
 """Extension points through which other apps add to crm's pages and answers without crm importing
-them: panels on the customer 360 page, entries in the customer timeline, and summary fields on the
-customer body (points balance, tier). Apps register in their AppConfig.ready()."""
+them: panels on the customer 360 page, entries in the customer timeline, summary fields on the
+customer body (points balance, tier), menu items, and per-recipient variables of campaign mails.
+Apps register in their AppConfig.ready()."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,3 +97,38 @@ def navigation_for(user) -> list[dict]:
         for item in sorted(_nav_items.values(), key=lambda i: (i.order, i.key))
         if item.permission is None or user.has_perm(item.permission)
     ]
+
+
+@dataclass(frozen=True)
+class MailVariable:
+    """A per-recipient value another app adds to campaign mail templates (e.g. the products suggested
+    to each recipient). campaigns reads these without importing the app that provides them."""
+
+    name: str  # the template variable, e.g. "recommended_products"
+    provider: Callable[..., dict]  # (customers=[...]) -> {customer.pk: value}; one call per send batch
+    sample: Any  # the value in previews and test sends to the sample customer
+    help: Any = ""  # what it holds, for the people who write the templates
+
+
+_mail_variables: dict[str, MailVariable] = {}
+
+
+def register_mail_variable(variable: MailVariable) -> None:
+    _mail_variables[variable.name] = variable
+
+
+def mail_variables() -> list[MailVariable]:
+    return sorted(_mail_variables.values(), key=lambda v: v.name)
+
+
+def mail_variable_values(customers) -> dict[int, dict[str, Any]]:
+    """{customer.pk: {variable: value}} for a batch of recipients, one provider call per variable."""
+    values: dict[int, dict[str, Any]] = {c.pk: {} for c in customers}
+    for variable in mail_variables():
+        for pk, value in variable.provider(customers=customers).items():
+            values.setdefault(pk, {})[variable.name] = value
+    return values
+
+
+def sample_mail_variable_values() -> dict[str, Any]:
+    return {variable.name: variable.sample for variable in mail_variables()}

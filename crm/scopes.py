@@ -17,5 +17,6 @@ SCOPE_PERMISSIONS: dict[str, str] = {
     "hub:write": "channels_hub.add_message",
     "campaigns:read": "campaigns.view_segment",
     "campaigns:write": "campaigns.add_campaign",
+    "insights:read": "insights.view_kpis",
 }
 SCOPES = tuple(SCOPE_PERMISSIONS)

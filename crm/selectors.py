@@ -3,12 +3,10 @@
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.utils import timezone
 
-from .models import ChannelIdentity, Customer, CustomerMerge, Order, OrderLine, OrderReturn, Product
+from .models import ChannelIdentity, Customer, CustomerMerge, Order, OrderLine, OrderReturn
 from .normalize import normalize_kana, normalize_name, parse_phone
 from .registry import TimelineEntry
 
@@ -178,42 +176,6 @@ def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
 def order_with_lines(queryset: QuerySet[Order] | None = None) -> QuerySet[Order]:
     queryset = Order.objects.all() if queryset is None else queryset
     return queryset.select_related("store", "fulfilled_from", "customer").prefetch_related("lines")
-
-
-def recommended_products(*, customer: Customer, limit: int = 10) -> list[Product]:
-    """Products bought by people who bought what this customer bought, in any channel, that the
-    customer has not bought; topped up with this quarter's best sellers for new customers.
-    Neighbours are capped to the most recent co-buyers so the query stays bounded at scale."""
-    owned = OrderLine.objects.filter(order__customer=customer).values("product_id")
-    neighbours = (
-        OrderLine.objects.filter(product_id__in=owned, order__customer__isnull=False)
-        .exclude(order__customer=customer)
-        .order_by("-order__ordered_at")
-        .values("order__customer_id")[:500]
-    )
-    counts = (
-        OrderLine.objects.filter(order__customer_id__in=neighbours, product__active=True)
-        .exclude(product_id__in=owned)
-        .values("product_id")
-        .annotate(n=Count("order__customer_id", distinct=True))
-        .order_by("-n", "product_id")
-        .values_list("product_id", flat=True)[:limit]
-    )
-    ids = list(counts)
-    if len(ids) < limit:
-        since = timezone.now() - timedelta(days=90)
-        popular = (
-            OrderLine.objects.filter(order__ordered_at__gte=since, product__active=True)
-            .exclude(product_id__in=owned)
-            .exclude(product_id__in=ids)
-            .values("product_id")
-            .annotate(n=Count("id"))
-            .order_by("-n", "product_id")
-            .values_list("product_id", flat=True)[: limit - len(ids)]
-        )
-        ids += list(popular)
-    products = Product.objects.in_bulk(ids)
-    return [products[pk] for pk in ids if pk in products]
 
 
 def order_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEntry]:

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "inventory",
     "channels_hub",
     "campaigns",
+    "insights",  # reads every app above; none imports it
 ]
 
 MIDDLEWARE = [
@@ -201,6 +202,7 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
     "inventory.send_pickup_ready_mail": {"queue": "mail"},
     "inventory.send_hold_reminder_mail": {"queue": "mail"},
     "campaigns.*": {"queue": "mail"},
+    "insights.*": {"queue": "reports"},
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
@@ -213,6 +215,14 @@ CELERY_BEAT_SCHEDULE = {
     "campaigns-requeue-stalled": {"task": "campaigns.requeue_stalled_sends", "schedule": 5 * 60},
     "channels-hub-purge-line-link-proofs": {"task": "channels_hub.purge_line_link_proofs", "schedule": 60 * 60},
     "channels-hub-requeue-line-events": {"task": "channels_hub.requeue_line_events", "schedule": 5 * 60},
+    # Daily facts up to yesterday: the trailing days every night, everything once a week (Sunday).
+    "insights-refresh-facts": {"task": "insights.refresh_facts", "schedule": crontab(hour=1, minute=15)},
+    "insights-refresh-facts-full": {
+        "task": "insights.refresh_facts",
+        "schedule": crontab(hour=0, minute=30, day_of_week=0),
+        "kwargs": {"full": True},
+    },
+    "insights-build-recommendations": {"task": "insights.build_recommendations", "schedule": crontab(hour=2, minute=0)},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

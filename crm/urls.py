@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from this URL, so the page needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("insights.api.urls")),  # ahead of crm's: it serves recommendations
     path("api/v1/", include("crm.api.urls")),
     path("api/v1/", include("loyalty.api.urls")),
     path("api/v1/", include("inventory.api.urls")),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("", include("channels_hub.urls_public")),  # /contact/ and /survey/<token>/ for customers
     path("", include("channels_hub.line.urls")),  # /hooks/line/<name>/ (LINE) and /line/<name>/link/ (members)
     path("campaigns/", include("campaigns.urls")),
+    path("insights/", include("insights.urls")),
     re_path(r"^api/", api_not_found),
 ]
 

@@ -7,6 +7,8 @@ set -euo pipefail
 # htmx stays on 2.x: 4.x changes attribute inheritance and history handling the pages rely on.
 HTMX_VERSION="2.0.11"
 PICO_VERSION="2.1.1"
+# Chart.js draws the insights dashboard (canvas, UMD build: no bundler needed).
+CHARTJS_VERSION="4.6.1"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dest="$here/vendor"
@@ -20,7 +22,7 @@ fetch() {  # fetch <package> <version> → unpacked into $tmp/<package>/package
     echo "$dir/package"
 }
 
-mkdir -p "$dest/htmx" "$dest/pico"
+mkdir -p "$dest/htmx" "$dest/pico" "$dest/chartjs"
 
 htmx="$(fetch htmx.org "$HTMX_VERSION")"
 cp "$htmx/dist/htmx.min.js" "$dest/htmx/htmx.min.js"
@@ -30,8 +32,13 @@ pico="$(fetch @picocss/pico "$PICO_VERSION")"
 cp "$pico/css/pico.min.css" "$dest/pico/pico.min.css"
 cp "$pico/LICENSE.md" "$dest/pico/LICENSE.md"
 
+chartjs="$(fetch chart.js "$CHARTJS_VERSION")"
+cp "$chartjs/dist/chart.umd.min.js" "$dest/chartjs/chart.umd.min.js"
+cp "$chartjs/LICENSE.md" "$dest/chartjs/LICENSE.md"
+
 cat > "$dest/VERSIONS" <<VERSIONS
 htmx.org $HTMX_VERSION
 @picocss/pico $PICO_VERSION
+chart.js $CHARTJS_VERSION
 VERSIONS
-echo "vendored htmx.org@$HTMX_VERSION and @picocss/pico@$PICO_VERSION into $dest"
+echo "vendored htmx.org@$HTMX_VERSION, @picocss/pico@$PICO_VERSION and chart.js@$CHARTJS_VERSION into $dest"

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Customer, Product
-from crm.registry import customer_summaries
+from crm.registry import customer_summaries, mail_variable_values, sample_mail_variable_values
 
 from .. import conf
 from ..models import Campaign, CampaignRecipient, Suppression
@@ -104,9 +104,13 @@ def _link_wrapper(campaign: Campaign, customer_id: str, allowed: set[str]):
     return wrap
 
 
-def render_for(campaign: Campaign, *, customer: dict, customer_id: str, products: list[dict], track=True):
+def render_for(
+    campaign: Campaign, *, customer: dict, customer_id: str, products: list[dict], track=True, extra: dict | None = None
+):
+    """`extra`: the recipient's values of the variables other apps register (crm.registry)."""
     urls = urls_for(campaign, customer_id)
     context = {
+        **(extra or {}),
         "customer": customer,
         "unsubscribe_url": urls["unsubscribe"],
         "products": products,
@@ -262,6 +266,7 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
         finish_campaign_if_done(campaign_id=campaign_id)
         return 0
     contexts = customer_contexts([r.customer for r in rows])
+    extras = mail_variable_values([r.customer for r in rows]) if _uses_registered_variables(campaign) else {}
     products = featured_products(campaign)
     pacer = _Pacer(effective_throttle(campaign))
     mail_connection = mail_connection or get_connection()
@@ -275,7 +280,11 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
             customer_id = row.customer.public_id
             try:
                 rendered, urls = render_for(
-                    campaign, customer=contexts[row.customer_id], customer_id=customer_id, products=products
+                    campaign,
+                    customer=contexts[row.customer_id],
+                    customer_id=customer_id,
+                    products=products,
+                    extra=extras.get(row.customer_id),
                 )
             except ValidationError as exc:  # this customer's data takes the template past its limits
                 error = "; ".join(m for messages in exc.message_dict.values() for m in messages)
@@ -299,6 +308,23 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
         mail_connection.close()
     finish_campaign_if_done(campaign_id=campaign_id)
     return mailed
+
+
+def _uses_registered_variables(campaign: Campaign) -> bool:
+    """Registered variables cost a query or more per batch: computed only when a template names one."""
+    from crm.registry import mail_variables
+
+    sources = (campaign.subject, campaign.body_text, campaign.body_html)
+    return any(variable.name in source for variable in mail_variables() for source in sources)
+
+
+def recipient_extras(campaign: Campaign, customer: Customer | None) -> dict:
+    """Registered variables for one real customer (a preview or test send), or the sample values."""
+    if customer is None:
+        return sample_mail_variable_values()
+    if not _uses_registered_variables(campaign):
+        return {}
+    return mail_variable_values([customer]).get(customer.pk, {})
 
 
 def _still_sending(campaign_id: int) -> bool:
@@ -370,8 +396,9 @@ def send_test_mail(*, campaign: Campaign, to: list[str], customer: Customer | No
     else:
         context, customer_id = SAMPLE_CUSTOMER, "cus_test"
     rendered, urls = render_for(
-        campaign, customer=context, customer_id=customer_id, products=featured_products(campaign), track=False
-    )
+        campaign, customer=context, customer_id=customer_id, products=featured_products(campaign), track=False,
+        extra=recipient_extras(campaign, customer),
+    )  # fmt: skip
     if customer is None:
         urls = {**urls, "unsubscribe": f"{conf.base_url()}/campaigns/u/test/"}
     rendered = RenderedMail(_("[TEST] %(subject)s") % {"subject": rendered.subject}, rendered.text, rendered.html)

@@ -11,11 +11,6 @@ urlpatterns = [
     path("customers/link/", views.CustomerLinkView.as_view(), name="api-customer-link"),
     path("customers/<str:customer_id>/", views.CustomerDetailView.as_view(), name="api-customer"),
     path("customers/<str:customer_id>/timeline/", views.CustomerTimelineView.as_view(), name="api-customer-timeline"),
-    path(
-        "customers/<str:customer_id>/recommendations/",
-        views.CustomerRecommendationsView.as_view(),
-        name="api-customer-recommendations",
-    ),
     path("orders/", views.OrderCreateView.as_view(), name="api-orders"),
     path("orders/<str:order_id>/", views.OrderDetailView.as_view(), name="api-order"),
     path("orders/<str:order_id>/returns/", views.OrderReturnView.as_view(), name="api-order-returns"),

@@ -265,22 +265,6 @@ class CustomerTimelineView(APIView):
         return Response({"results": TimelineEntryOutput(page, many=True).data, "next": next_url})
 
 
-class CustomerRecommendationsView(APIView):
-    required_scope = "customers:read"
-
-    @extend_schema(
-        operation_id="customers_recommendations",
-        summary="Products to show this customer",
-        parameters=[OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10})],
-        responses=inline_serializer("Recommendations", {"results": ProductOutput(many=True)}),
-    )
-    def get(self, request, customer_id):
-        customer = customer_or_404(customer_id)
-        limit = parse_limit(request, default=10, maximum=50)
-        products = selectors.recommended_products(customer=customer, limit=limit)
-        return Response({"results": ProductOutput(products, many=True).data, "next": None})
-
-
 # --- Orders ---------------------------------------------------------------------------------
 class OrderCreateView(APIView):
     required_scope = "orders:write"

@@ -1,5 +1,5 @@
 """Customers endpoints of the contract (shared/API.md): search, create, read, update, resolve, link,
-timeline, recommendations, with the bad input an integration may send."""
+timeline, with the bad input an integration may send."""
 
 import datetime as dt
 
@@ -8,7 +8,7 @@ import pytest
 from crm.models import ChannelIdentity, Customer
 from crm.services import merge_customers
 
-from .factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory, WarehouseFactory, stock
+from .factories import CustomerFactory, IdentityFactory, ProductFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -336,32 +336,6 @@ def test_timeline_lists_orders_and_returns_newest_first_with_pagination(api):
         entries += [e for e in page["results"] if e["kind"] in crm_kinds]
     assert entries[0]["kind"] == "return"
     assert [e["id"] for e in entries[1:]] == [orders[2].public_id, orders[1].public_id, orders[0].public_id]
-
-
-def test_recommendations_come_from_co_purchases_across_channels(api):
-    from crm.services import record_order
-
-    client = api("customers:read")
-    store, warehouse = StoreFactory(), WarehouseFactory()
-    coat, scarf, boots, socks = (ProductFactory(sku=s) for s in ("COAT", "SCARF", "BOOTS", "SOCKS"))
-    for product in (coat, scarf, boots, socks):
-        stock(product, warehouse)
-    me, other, third = CustomerFactory(), CustomerFactory(), CustomerFactory()
-    now = dt.datetime.now(dt.UTC)
-
-    def buy(customer, ref, channel, where, *products):
-        record_order(
-            source="t", external_ref=ref, channel=channel, store=where, customer=customer, ordered_at=now,
-            lines=[{"product": p, "quantity": 1, "unit_price": 100} for p in products],
-        )  # fmt: skip
-
-    buy(me, "1", "store", store, coat)
-    buy(other, "2", "ec", warehouse, coat, scarf)
-    buy(third, "3", "store", store, coat, scarf, boots)
-    buy(third, "4", "app", warehouse, socks)
-    response = client.get(f"/api/v1/customers/{me.public_id}/recommendations/", {"limit": 2})
-    assert response.status_code == 200
-    assert [p["sku"] for p in response.json()["results"]] == ["SCARF", "BOOTS"]
 
 
 # --- The hot reads: a fixed, minimal number of queries ---------------------------------------------
