@@ -55,7 +55,11 @@ class CustomerRecommendationsView(APIView):
     @extend_schema(
         operation_id="customers_recommendations", summary="Products to show this customer",
         parameters=[
-            OpenApiParameter("limit", int, description=f"1–{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                description=f"1–{MAX_LIMIT}, default {DEFAULT_LIMIT}",
+            ),
             OpenApiParameter("available_at", str, description="Store code: only products available there now "
                              "(default: available online)"),
         ],
@@ -81,7 +85,11 @@ class BoughtTogetherView(APIView):
 
     @extend_schema(
         operation_id="products_bought_together", summary="Products most often bought with this one",
-        parameters=[OpenApiParameter("limit", int, description=f"1–{MAX_LIMIT}, default {DEFAULT_LIMIT}")],
+        parameters=[OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                description=f"1–{MAX_LIMIT}, default {DEFAULT_LIMIT}",
+            )],
         responses=_suggestions_page("BoughtTogether"),
     )  # fmt: skip
     def get(self, request, sku):

@@ -8,6 +8,7 @@ import pytest
 
 from insights.services import refresh_insights_facts
 from tests.crm.factories import StoreFactory, UserFactory
+from tests.mfa import login_with_mfa
 
 from .test_kpis import PERIOD, planted  # noqa: F401
 
@@ -79,7 +80,7 @@ def test_only_roles_with_the_permission_open_it(client):
     assert client.get(URL).status_code == 403
     client.force_login(UserFactory(role="agent"))
     assert client.get(URL).status_code == 403
-    client.force_login(UserFactory(role="admin"))
+    login_with_mfa(client, UserFactory(role="admin"))
     assert client.get(URL).status_code == 200
 
 
