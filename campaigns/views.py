@@ -282,6 +282,14 @@ _ACTIONS = {
     "resume": resume_campaign,
     "cancel": cancel_campaign,
 }
+# What staff read after each action (the action's code never reaches the page).
+_DONE = {
+    "schedule": _("The campaign is scheduled."),
+    "send": _("The campaign is being sent."),
+    "pause": _("The campaign is paused."),
+    "resume": _("The campaign is sending again."),
+    "cancel": _("The campaign is cancelled."),
+}
 
 
 @require_POST
@@ -306,7 +314,7 @@ def campaign_action(request, public_id):
     except DomainError as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, _("Done: %(action)s.") % {"action": action})
+        messages.success(request, _DONE[action])
     return redirect("campaigns:campaign_detail", public_id=campaign.public_id)
 
 
