@@ -5,7 +5,13 @@ from .catalog import upsert_product
 from .customers import create_customer, link_channel_account, update_customer
 from .imports import ImportResult, export_customers_csv, import_customers, read_customer_csv
 from .merges import merge_customers
-from .orders import record_order, record_return, set_order_fulfillment, set_order_points_earned
+from .orders import (
+    record_order,
+    record_return,
+    set_order_fulfillment,
+    set_order_points_earned,
+    set_orders_points_earned,
+)
 from .staff import invite_staff, set_staff_language
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "set_api_key_rate_limit",
     "set_order_fulfillment",
     "set_order_points_earned",
+    "set_orders_points_earned",
     "set_staff_language",
     "update_customer",
     "upsert_product",

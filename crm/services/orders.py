@@ -3,7 +3,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
@@ -159,6 +159,18 @@ def set_order_points_earned(*, order: Order, points: int) -> None:
     """Loyalty records here what an order earned, so the order shows it."""
     Order.objects.filter(pk=order.pk).update(points_earned=points)
     order.points_earned = points
+
+
+def set_orders_points_earned(*, points_by_order: dict[int, int]) -> None:
+    """The same, for many orders at once (points earned for bulk-loaded history): {order pk: points}."""
+    if not points_by_order:
+        return
+    # One statement run for every row (executemany): a CASE-per-row bulk_update is ~20x slower here.
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {Order._meta.db_table} SET points_earned = %s WHERE id = %s",  # noqa: S608  the model's table
+            [(points, pk) for pk, points in points_by_order.items()],
+        )
 
 
 def set_order_fulfillment(*, order: Order, store: Store) -> None:
