@@ -1,8 +1,8 @@
 """Loyalty's part of the demo (crm.demo): the bulk-seeded history earns its points through
 earn_points_for_orders (the same points, ledger rows and lots as earn_order_points) from the day the
 programme started, points past their date expire through expire_points, tiers follow the 12-month
-spend through recalculate_tiers, and some customers spend points or get a correction at the counter through redeem_points and
-adjust_points. Each part skips what is done already: a second run writes nothing."""
+spend through recalculate_tiers, and some customers spend points or get a correction at the counter
+through redeem_points and adjust_points. Each part skips what is done already: a second run writes nothing."""
 
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
