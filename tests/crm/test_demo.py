@@ -74,9 +74,33 @@ def test_the_demo_has_a_stores_week_its_pages_show_it_and_a_second_run_changes_n
     account = PointAccount.objects.get(customer=top)
     assert account.balance > 0 and account.lifetime_spend > 0
     page = admin_client.get(reverse("crm:customer_detail", args=[top.public_id])).content.decode()
-    assert f"points-balance\">{account.balance}<" in page
+    assert f'points-balance">{account.balance}<' in page
     for url, expected in PAGES:
         response = admin_client.get(reverse(url))
         assert response.status_code == 200, url
         if expected:
             assert expected in response.content.decode(), url
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"HOST": "127.0.0.1:8107"}, "http://127.0.0.1:8107"),  # `make run HOST=…`: links follow the server
+        ({"HOST": "127.0.0.1:8107", "TSUNAGU_BASE_URL": "https://crm.shop.example"}, "https://crm.shop.example"),
+        ({}, "http://127.0.0.1:8000"),
+    ],
+)
+def test_links_follow_host_unless_the_base_url_is_set(env, expected):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("HOST", "TSUNAGU_BASE_URL")}
+    code = "import crm.settings as s; print(s.TSUNAGU_BASE_URL)"
+    out = subprocess.run(  # noqa: S603  our own interpreter and a fixed script
+        [sys.executable, "-c", code], env={**clean, **env}, cwd=settings.BASE_DIR, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == expected
