@@ -19,7 +19,6 @@ from django.utils import timezone
 from .models import Customer, Order, Product, SalesChannel, Store
 from .registry import DemoStep, demo_steps, register_demo_step
 from .roles import AGENT, MARKETER, STORE_STAFF
-from .seeding import seed_demo_data
 
 DEMO_SOURCE = "demo"  # the source system of the orders the demo records through the order pipeline
 STAFF = [
@@ -39,6 +38,8 @@ class DemoResult:
 
 def build_demo(*, customers: int, orders: int, seed: int = 1, quiet: bool = False, write=print) -> DemoResult:
     """Seed the bulk history on an empty database, then run every app's demo step in order."""
+    from .seeding import seed_demo_data  # Faker, tqdm: only when seeding
+
     seeded = not Customer.objects.exists()
     result = DemoResult(seeded=seeded)
     if seeded:

@@ -3,10 +3,11 @@ scores, as beat computes them nightly. Only when the demo wrote something in thi
 never computed), so a second run changes nothing."""
 
 from .models import FactsState
-from .services import build_recommendations, refresh_insights_facts
 
 
 def demo_insights(*, rng, seeded, changed=False, **_) -> str:
+    from .services import build_recommendations, refresh_insights_facts  # numpy/scipy: not on every startup
+
     if not changed and FactsState.objects.filter(built_through__isnull=False).exists():
         return ""
     facts = refresh_insights_facts(full=True)
