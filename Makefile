@@ -30,8 +30,7 @@ run demo: export TSUNAGU_BASE_URL ?= http://$(HOST)
 # The demo admin first (the demo gives it tickets of its own), then the history in bulk on an empty
 # database and each app's part through its services (crm/demo.py); a second run changes nothing.
 demo: migrate
-	$(PY) manage.py ensure_demo_admin
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --with-admin
 
 run: demo
 	$(PY) manage.py runserver $(HOST)
