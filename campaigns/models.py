@@ -50,7 +50,7 @@ class Campaign(models.Model):
         SENDING = "sending", _("Sending")
         PAUSED = "paused", _("Paused")
         SENT = "sent", _("Sent")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("campaign", "Cancelled")
 
     public_id = models.CharField(max_length=32, unique=True, default=new_campaign_id, editable=False)
     name = models.CharField(_("name"), max_length=200)
