@@ -53,7 +53,8 @@ def build_demo(*, customers: int, orders: int, seed: int = 1, quiet: bool = Fals
         )
     for step in demo_steps():
         start = time.perf_counter()
-        line = step.run(rng=random.Random(f"{seed}:{step.key}"), seeded=seeded, changed=seeded or bool(result.lines))
+        rng = random.Random(f"{seed}:{step.key}")  # nosec B311  demo data, not security
+        line = step.run(rng=rng, seeded=seeded, changed=seeded or bool(result.lines))
         result.seconds[step.key] = time.perf_counter() - start
         if line:
             result.lines.append(line)

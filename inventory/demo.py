@@ -30,7 +30,7 @@ def receive_opening_stock(*, seed: int = 1, progress=None) -> int:
         for product in products:
             if product.pk in stocked:
                 continue
-            rng = random.Random(f"{seed}:{store.code}:{product.sku}")  # the same quantity on every run
+            rng = random.Random(f"{seed}:{store.code}:{product.sku}")  # nosec B311  same quantity every run
             quantity = rng.randint(50, 200) if warehouse else rng.randint(0, 12)
             if quantity:
                 quantities[product] = quantity
