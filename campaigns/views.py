@@ -292,6 +292,12 @@ _DONE = {
 }
 
 
+def _field_label(name: str) -> str:
+    """What staff call a campaign field in an error (its form label), never the field's code."""
+    form_field = ScheduleForm.base_fields.get(name) or CampaignForm.base_fields.get(name)
+    return str(form_field.label) if form_field is not None and form_field.label else name
+
+
 @require_POST
 @staff_page("campaigns.send_campaign")
 def campaign_action(request, public_id):
@@ -310,7 +316,7 @@ def campaign_action(request, public_id):
     except ValidationError as error:
         for field, problems in error.message_dict.items():
             for problem in problems:
-                messages.error(request, f"{field}: {problem}" if field != "__all__" else problem)
+                messages.error(request, f"{_field_label(field)}: {problem}" if field != "__all__" else problem)
     except DomainError as error:
         messages.error(request, error.detail)
     else:

@@ -16,7 +16,9 @@ from inventory.models import Reservation, StockLevel
 from loyalty.models import PointAccount, PointTransaction
 
 # A real transaction: the campaign is sent by tasks queued on commit, as under `make run`.
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the data migrations' rows (roles, tiers, earn rules) are back even after another
+# transactional test flushed the database.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 PAGES = [
     ("loyalty:finance", None),
     ("channels_hub:inbox", "ギフト包装"),
