@@ -281,7 +281,8 @@ class OrderCreateView(APIView):
         data = OrderInput(data=request.data)
         data.is_valid(raise_exception=True)
         order, created = record_order(**resolve_order_references(data.validated_data))
-        order = selectors.order_with_lines().get(pk=order.pk)
+        if not created:  # a new order comes back with its lines, store and customer in hand
+            order = selectors.order_with_lines().get(pk=order.pk)
         return Response(OrderOutput(order).data, status=201 if created else 200)
 
 
