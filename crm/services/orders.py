@@ -236,7 +236,7 @@ def record_return(*, order: Order, lines: list[dict], reason: str = "", actor=No
         order.save(update_fields=["returned_amount", "status"])
         draft = ReturnDraft(
             order=order, order_return=order_return,
-            lines=[(lines_by_pk[pk], qty) for pk, qty in sorted(taken.items(), key=lambda t: lines_by_pk[t[0]].line_number) if qty],
+            lines=[(line, taken[line.pk]) for line in order_lines if taken[line.pk]],
         )  # fmt: skip
         for step in return_steps():
             step.write(draft)

@@ -70,7 +70,8 @@ def write_order_points(draft: OrderDraft) -> list[PointTransaction]:
                                   idempotency_key=f"redeem:{account.pk}:{order.public_id}", **common)  # fmt: skip
     if order.points_earned > 0:
         earn = PointTransaction(
-            kind=PointTransaction.Kind.EARN, points=order.points_earned, idempotency_key=f"order:{order.public_id}:earn",
+            kind=PointTransaction.Kind.EARN, points=order.points_earned,
+            idempotency_key=f"order:{order.public_id}:earn",
             detail={"lines": {str(number): share for number, share in per_line.items()}}, **common,
         )  # fmt: skip
     written = PointTransaction.objects.bulk_create([txn for txn in (redeem, earn) if txn is not None])
