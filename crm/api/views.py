@@ -291,11 +291,11 @@ def resolve_order_references(data: dict) -> dict:
     errors = {}
     store_code = data.pop("store", None)
     if store_code:
-        store = Store.objects.filter(code=store_code, active=True).first()
+        store = selectors.active_store(store_code)
         if store is None:
             errors["store"] = [_("Unknown store.")]
     elif data["channel"] in (SalesChannel.EC, SalesChannel.APP):
-        store = Store.objects.filter(kind=Store.Kind.WAREHOUSE, active=True).order_by("pk").first()
+        store = selectors.ec_warehouse()
         if store is None:
             errors["store"] = [_("No EC warehouse is set up; name the shipping store.")]
     else:

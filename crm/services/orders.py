@@ -103,7 +103,7 @@ def _write_order(draft: OrderDraft) -> Order | None:
         [order], fields=[f for f in meta.local_concrete_fields if f is not meta.pk],
         returning_fields=[meta.pk], using="default", on_conflict=OnConflict.IGNORE,
     )  # fmt: skip
-    if not rows:
+    if not rows or rows[0] is None:  # no row came back: the reference was taken
         return None
     order.pk = rows[0][0]
     order._state.adding, order._state.db = False, "default"
