@@ -25,7 +25,7 @@ class BodyForm(forms.Form):
 
 
 class ReplyForm(BodyForm):
-    channel = forms.ChoiceField(label=_("Send by"), choices=[("", _("Where the customer wrote")), *Channel.choices],
+    channel = forms.ChoiceField(label=_("Send by"), choices=[("", _("Where the customer wrote")), *[c for c in Channel.choices if c[0] != Channel.WEB_FORM]],
                                 required=False)  # fmt: skip
 
 
