@@ -3,6 +3,7 @@ a lead to a customer; plus CSAT answers, SLA breach marking and the customer-mer
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -165,8 +166,8 @@ def last_reply_failed(ticket: Ticket) -> bool:
 
 
 def add_internal_note(*, ticket: Ticket, user: User, body: str) -> Message:
-    """A note only staff see. `@name` (the part of a colleague's email before the @) mentions them:
-    an in-app flag on their inbox and a mail."""
+    """A note only staff see. `@` and a colleague's display name (or the part of their email before
+    the @) mentions them: an in-app flag on their inbox and a mail."""
     body = _check_body(body)
     with transaction.atomic():
         ticket = lock_tickets([ticket.pk])[0]
@@ -184,17 +185,29 @@ def add_internal_note(*, ticket: Ticket, user: User, body: str) -> Message:
     return message
 
 
+def _mention_key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
 def mentioned_users(body: str, *, exclude: User | None = None) -> list[User]:
-    handles = {h.rstrip(".").lower() for h in _MENTION.findall(body)}
-    if not handles:
+    """Colleagues named after an @: by display name (with or without its spaces, any width or case:
+    `@鈴木 花子`, `@鈴木花子`) or by the part of their email before the @ (`@suzuki.k`)."""
+    if "@" not in body:
         return []
-    condition = Q()
-    for handle in handles:
-        condition |= Q(email__istartswith=f"{handle}@")
-    users = User.objects.filter(condition, is_active=True).order_by("pk")
+    handles = {h.rstrip(".").lower() for h in _MENTION.findall(body)}
+    # What follows each @, spaces removed, so that a display name written with or without its spaces
+    # matches as a prefix.
+    after_at = [_mention_key(part) for part in unicodedata.normalize("NFKC", body).split("@")[1:]]
+    users = User.objects.filter(is_active=True).order_by("pk")
     if exclude is not None:
         users = users.exclude(pk=exclude.pk)
-    return list(users)
+    found = []
+    for user in users.only("pk", "email", "display_name", "language"):
+        local = user.email.split("@", 1)[0].lower()
+        name = _mention_key(user.display_name)
+        if local in handles or (name and any(text.startswith(name) for text in after_at)):
+            found.append(user)
+    return found
 
 
 def mark_mentions_seen(*, user: User, ticket: Ticket) -> int:

@@ -239,3 +239,30 @@ def test_a_customer_created_through_the_api_takes_over_the_leads_tickets(api):
     assert response.status_code == 201
     message.ticket.refresh_from_db()
     assert message.ticket.customer.public_id == response.json()["id"]
+
+
+# --- mentions by display name ------------------------------------------------------------------------
+@pytest.mark.parametrize("written", ["@鈴木 花子", "@鈴木花子さん、確認を", "@ｽｽﾞｷ", "@Suzuki.K"])
+def test_a_note_mentions_a_colleague_by_display_name_or_email(written, django_capture_on_commit_callbacks):
+    from channels_hub.models import Mention
+    from channels_hub.services import add_internal_note
+
+    if "ｽｽﾞｷ" in written:
+        suzuki = UserFactory(role="agent", display_name="スズキ", email="hk@tsunagu.example")
+    else:
+        suzuki = UserFactory(role="agent", display_name="鈴木 花子", email="suzuki.k@tsunagu.example")
+    UserFactory(role="agent", display_name="佐藤 一郎")
+    author = UserFactory(role="agent", display_name="田中")
+    with django_capture_on_commit_callbacks(execute=True):
+        add_internal_note(ticket=TicketFactory(), user=author, body=f"{written} 見てください")
+    assert [m.user for m in Mention.objects.all()] == [suzuki]
+    assert [m.to for m in mail.outbox] == [[suzuki.email]]
+
+
+def test_a_note_without_a_known_name_mentions_nobody():
+    from channels_hub.models import Mention
+    from channels_hub.services import add_internal_note
+
+    UserFactory(role="agent", display_name="鈴木 花子")
+    add_internal_note(ticket=TicketFactory(), user=UserFactory(role="agent"), body="@田村 お願い, mail a@b.jp")
+    assert Mention.objects.count() == 0
