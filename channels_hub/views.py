@@ -66,9 +66,7 @@ def _render_ticket(request, ticket: Ticket, *, status: int = 200, **forms):
     context = {
         "ticket": ticket,
         "messages_list": messages_list,
-        "failed_replies": [
-            m for m in messages_list if m.direction == "out" and m.delivery_status == m.Delivery.FAILED
-        ],
+        "failed_replies": [m for m in messages_list if m.direction == "out" and m.delivery_status == m.Delivery.FAILED],
         "reply_route": services.reply_route(ticket),
         "customer": customer,
         "timeline": customer_timeline(customer=customer, limit=TIMELINE_LIMIT) if customer else [],

@@ -67,6 +67,11 @@ def can_carry_reply(channel: str) -> bool:
     return endpoint_for(channel) is not None
 
 
+NO_WAY_TO_REACH = _(
+    "This customer has no email address, so the reply cannot be delivered. Call them and log the call instead."
+)
+
+
 @dataclass(frozen=True)
 class ReplyRoute:
     """Where a reply "where the customer wrote" really goes, and why (shown above the reply box)."""
@@ -101,9 +106,7 @@ def reply_to_ticket(*, ticket: Ticket, user: User, body: str, channel: str | Non
         route = reply_route(ticket)
         channel = route.channel
     if channel == Channel.EMAIL and not survey_address(ticket):
-        raise ValidationError(
-            {"channel": [_("This customer has no email address, so the reply cannot be delivered. Call them and log the call instead.")]}
-        )  # fmt: skip
+        raise ValidationError({"channel": [NO_WAY_TO_REACH]})
     now = timezone.now()
     with transaction.atomic():
         ticket = lock_tickets([ticket.pk])[0]
