@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Customer
 from .normalize import format_phone_national
-from .services.merges import MERGE_FIELD_GROUPS, default_merge_choices
+from .services.merges import CONSENT_GROUPS, MERGE_FIELD_GROUPS, default_merge_choices
 
 MERGE_GROUP_LABELS = {
     "name": _("Name"),
@@ -23,13 +23,14 @@ MERGE_GROUP_LABELS = {
     "email_consent": _("Email consent"),
     "sms_consent": _("SMS consent"),
 }
-WINNER, LOSER = "winner", "loser"
+WINNER, LOSER, LOSER_WITH_BLANKS = "winner", "loser", "loser_with_blanks"
 
 
 class SearchForm(forms.Form):
     """The one search box; the template draws the input with its htmx attributes."""
 
     q = forms.CharField(label=_("Search customers"), required=False, max_length=100)
+    page = forms.IntegerField(label=_("Page"), required=False, min_value=1, max_value=100_000)
 
 
 class LanguageForm(forms.Form):
@@ -53,10 +54,14 @@ class MergeForm(forms.Form):
         )
         super().__init__(*args, **kwargs)
         choices = [(WINNER, _("Keep the survivor's")), (LOSER, _("Take the merged record's"))]
-        for group in MERGE_FIELD_GROUPS:
+        for group, fields in MERGE_FIELD_GROUPS.items():
+            group_choices = list(choices)
+            if group not in CONSENT_GROUPS and _would_blank(winner, loser, fields):
+                group_choices.append((LOSER_WITH_BLANKS, _("Take the merged record's, and empty what it leaves empty")))
             self.fields[f"keep_{group}"] = forms.ChoiceField(
-                label=MERGE_GROUP_LABELS.get(group, group), choices=choices, widget=forms.RadioSelect, required=False
-            )
+                label=MERGE_GROUP_LABELS.get(group, group), choices=group_choices, widget=forms.RadioSelect,
+                required=False,
+            )  # fmt: skip
 
     def keep(self) -> dict[str, str]:
         """The choices made; a group left out keeps the service's default (default_merge_choices)."""
@@ -68,11 +73,13 @@ class MergeForm(forms.Form):
         for group, fields in MERGE_FIELD_GROUPS.items():
             field = self[f"keep_{group}"]
             shown = [[_display(customer, name) for name in fields] for customer in (self.winner, self.loser)]
+            radios = list(field.subwidgets)
             rows.append(
                 {
                     "label": MERGE_GROUP_LABELS.get(group, group),
                     "field": field,
-                    "sides": list(zip(field.subwidgets, shown, strict=True)),
+                    "sides": list(zip(radios[:2], shown, strict=True)),
+                    "with_blanks": radios[2] if len(radios) > 2 else None,
                     "differs": shown[0] != shown[1],
                 }
             )
@@ -83,6 +90,11 @@ class MergeForm(forms.Form):
         messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
         for field, texts in messages.items():
             self.add_error(field if field in self.fields else None, texts)
+
+
+def _would_blank(winner: Customer, loser: Customer, fields: tuple[str, ...]) -> bool:
+    """Whether taking the merged record's values could empty a field the survivor has filled."""
+    return any(getattr(loser, f) in ("", None) and getattr(winner, f) not in ("", None) for f in fields)
 
 
 def _display(customer: Customer, name: str) -> dict:
