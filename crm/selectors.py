@@ -251,6 +251,30 @@ def duplicates_of(customer: Customer) -> QuerySet[Customer]:
     return active_customers().filter(condition).exclude(pk=customer.pk).order_by("pk")
 
 
+def possible_duplicates(
+    *, email: str = "", phone: str = "", kana: str = "", birth_date=None, exclude_pk: int | None = None
+) -> list[Customer]:
+    """Members who may be the person being registered: the same email or phone, or the same name in
+    kana and birth date. Values as typed; ones that do not normalise are ignored here (the service
+    reports them)."""
+    condition = Q()
+    email = (email or "").strip().lower()
+    if email:
+        condition |= Q(email=email)
+    normalised_phone = parse_phone(phone) if phone else None
+    if normalised_phone:
+        condition |= Q(phone=normalised_phone)
+    search_kana = normalize_kana(kana or "")
+    if search_kana and birth_date:
+        condition |= Q(search_kana=search_kana, birth_date=birth_date)
+    if not condition:
+        return []
+    found = active_customers().filter(condition).select_related("home_store").order_by("pk")
+    if exclude_pk is not None:
+        found = found.exclude(pk=exclude_pk)
+    return list(found[:10])
+
+
 def customer_orders(*, customer: Customer, limit: int = 20) -> QuerySet[Order]:
     return (
         Order.objects.filter(customer=customer)

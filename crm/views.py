@@ -23,10 +23,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import selectors
 from .api.errors import api_not_found, api_server_error
-from .forms import LanguageForm, MergeForm, SearchForm
-from .models import Customer
+from .exceptions import InvalidState
+from .forms import CustomerForm, LanguageForm, MergeForm, SearchForm
+from .models import ConsentSource, Customer
 from .registry import customer_summaries, customer_timeline, panels_for
-from .services import merge_customers, set_staff_language
+from .services import create_customer, merge_customers, set_staff_language, update_customer
 
 SEARCH_LIMIT = 20
 TIMELINE_LIMIT = 20
@@ -95,6 +96,58 @@ def customer_search(request):
     response = render(request, template, context, status=200 if valid else 400)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page("crm.add_customer")
+def customer_create(request):
+    """Register a member at the counter: profile, address and consent. Before creating, members who
+    may be the same person (same email or phone, or same kana and birth date) are shown, and staff
+    confirm that this is someone else."""
+    form = CustomerForm(request.POST or None)
+    duplicates = []
+    if request.method == "POST" and form.is_valid():
+        data = form.profile()
+        duplicates = selectors.possible_duplicates(
+            email=data["email"], phone=data["phone"],
+            kana=data["family_name_kana"] + data["given_name_kana"], birth_date=data["birth_date"],
+        )  # fmt: skip
+        if not duplicates or request.POST.get("confirm_new") == "1":
+            try:
+                customer = create_customer(consent_source=ConsentSource.STORE, **data)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(
+                    request, _("Member registered: card number %(number)s.") % {"number": customer.member_number}
+                )
+                return redirect("crm:customer_detail", public_id=customer.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "crm/customer_form.html", {"form": form, "duplicates": duplicates, "customer": None},
+                  status=status)  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page("crm.change_customer")
+def customer_edit(request, public_id):
+    """Edit a member's profile, address and consent (consent changes are stamped: time, staff)."""
+    customer = customer_or_404(public_id)
+    if customer.public_id != public_id:
+        return redirect("crm:customer_edit", public_id=customer.public_id)
+    form = CustomerForm(request.POST or None, initial=CustomerForm.initial_for(customer))
+    if request.method == "POST" and form.is_valid():
+        data = form.profile()
+        try:
+            update_customer(customer=customer, consent_source=ConsentSource.STORE, **data)
+        except ValidationError as error:
+            form.add_service_errors(error)
+        except InvalidState as error:  # merged away while the form was open
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, _("Customer details saved."))
+            return redirect("crm:customer_detail", public_id=customer.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "crm/customer_form.html", {"form": form, "customer": customer}, status=status)
 
 
 def customer_or_404(public_id: str) -> Customer:
