@@ -44,11 +44,15 @@ class CustomerForm(forms.Form):
     given_name_kana = forms.CharField(label=_("Given name (kana)"), max_length=50, required=False)
     email = forms.CharField(label=_("Email"), max_length=254, required=False,
                             widget=forms.EmailInput(attrs={"autocomplete": "off"}))  # fmt: skip
-    phone = forms.CharField(label=_("Phone"), max_length=32, required=False,
-                            widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "090-1234-5678"}))  # fmt: skip
+    phone = forms.CharField(
+        label=_("Phone"), max_length=32, required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "090-1234-5678"}),
+    )  # fmt: skip
     birth_date = forms.DateField(label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    postal_code = forms.CharField(label=_("Postal code"), max_length=8, required=False,
-                                  widget=forms.TextInput(attrs={"placeholder": "150-0001", "inputmode": "numeric"}))  # fmt: skip
+    postal_code = forms.CharField(
+        label=_("Postal code"), max_length=8, required=False,
+        widget=forms.TextInput(attrs={"placeholder": "150-0001", "inputmode": "numeric"}),
+    )  # fmt: skip
     prefecture = forms.ChoiceField(label=_("Prefecture"), choices=[("", "—"), *PREFECTURE_CHOICES], required=False)
     address = forms.CharField(label=_("Address"), max_length=255, required=False)
     home_store = forms.ModelChoiceField(label=_("Home store"), queryset=Store.objects.none(), required=False)
