@@ -266,3 +266,14 @@ def test_a_note_without_a_known_name_mentions_nobody():
     UserFactory(role="agent", display_name="鈴木 花子")
     add_internal_note(ticket=TicketFactory(), user=UserFactory(role="agent"), body="@田村 お願い, mail a@b.jp")
     assert Mention.objects.count() == 0
+
+
+def test_the_inbox_flags_a_ticket_whose_reply_was_not_delivered(client, agent):
+    failed = TicketFactory(subject="FAILED", assignee=agent)
+    failed.messages.create(channel="chat", direction="out", author="agent", body="x", sent_at=timezone.now(),
+                           delivery_status="failed")  # fmt: skip
+    TicketFactory(subject="FINE", assignee=agent)
+    body = text(client.get("/hub/"))
+    row = body.split("FAILED")[1].split("</tr>")[0]
+    assert "Reply not delivered" in row
+    assert body.count("Reply not delivered") == 1
