@@ -72,3 +72,48 @@ def test_clerk_looks_up_a_member_holds_an_item_and_hands_it_over_in_japanese(liv
         assert reservation.status == "fulfilled" and reservation.customer == customer
         level = StockLevel.objects.get(store=shibuya, product=coat)
         assert (level.on_hand, level.reserved) == (1, 0)
+
+
+@pytest.mark.parametrize("width", [1366, 820])
+def test_the_clerks_new_pages_fit_a_laptop_and_a_tablet(live_server, width):
+    """No horizontal overflow inside the page body, and no button label broken one character a line."""
+    shibuya = StoreFactory(code="SHB", name="渋谷店")
+    StoreFactory(code="SJK", name="新宿店")
+    UserFactory(email="clerk@tsunagu.example", role="store_staff", language="ja", store=shibuya)
+    coat = ProductFactory(sku="COAT-1", name="ウールコート")
+    stock(coat, shibuya, 3)
+    from inventory.services import create_reservation, ship_transfer
+
+    customer = CustomerFactory(family_name="田中", given_name="花子")
+    reservation = create_reservation(customer=customer, store=shibuya, product=coat, quantity=1, kind="hold")
+    ship_transfer(from_store=shibuya, to_store=StoreFactory(code="SNG", name="銀座店"), product=coat, quantity=1)
+    pages = [
+        "/customers/new/",
+        f"/customers/{customer.public_id}/edit/",
+        "/inventory/reservations/",
+        f"/inventory/reservations/{reservation.public_id}/fulfil/",
+        "/inventory/transfers/",
+        "/inventory/discrepancies/",
+    ]
+    with chromium_page() as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.locator('input[name="login"]').fill("clerk@tsunagu.example")
+        page.locator('input[name="password"]').fill(PASSWORD)
+        page.locator('input[name="password"]').press("Enter")
+        playwright_api.expect(page.get_by_role("heading", level=1)).to_have_text("顧客検索")
+        for path in pages:
+            page.goto(f"{live_server.url}{path}")
+            overflow = page.evaluate(
+                "() => { const m = document.querySelector('main'); return m.scrollWidth - m.clientWidth; }"
+            )
+            assert overflow <= 1, (path, width, overflow)
+            squeezed = page.evaluate(
+                """() => [...document.querySelectorAll('main button, main [role=button]')]
+                    .filter(b => b.offsetParent && b.innerText.trim().length > 1)
+                    .filter(b => b.getBoundingClientRect().height
+                                 > 3.2 * parseFloat(getComputedStyle(b).lineHeight || 20))
+                    .map(b => b.innerText)"""
+            )
+            assert squeezed == [], (path, width, squeezed)
+            screenshot(page, f"clerk{path.replace('/', '-')}{width}")
