@@ -5,6 +5,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from .ids import luhn_check_digit
 from .models import ChannelIdentity, Customer, CustomerMerge, Order, OrderLine, OrderReturn
@@ -99,10 +100,11 @@ _PUBLIC_ID = re.compile(r"^(cus|ord)_[0-9A-Za-z]{1,40}$")
 _EXTERNAL_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:-]{2,127}$")
 
 
-def _survivors_of(condition: Q) -> Q:
-    """Active customers into which a record matching `condition` was merged (merge_customers keeps
-    the loser's row with its card, phone and email, pointing at the final survivor)."""
-    return Q(pk__in=Customer.objects.filter(condition, merged_into__isnull=False).values("merged_into_id"))
+def _owner_ids(condition: Q) -> QuerySet:
+    """Ids of the active customers behind the records matching `condition`: the record itself, or
+    the survivor it was merged into (merge_customers keeps the loser's row with its card, phone and
+    email, pointing at the final survivor). One indexed subquery, used as `pk IN (…)`."""
+    return Customer.objects.filter(condition).annotate(owner=Coalesce("merged_into_id", "id")).values("owner")
 
 
 def old_contact_condition(query: str) -> Q | None:
@@ -122,23 +124,20 @@ def old_contact_condition(query: str) -> Q | None:
     return condition or None
 
 
-def id_condition(query: str) -> Q | None:
-    """A customer id (cus_…, a merged one too), an order id (ord_…), or an EC/app/LINE account id or
-    an EC/POS order number, matched exactly."""
+def id_owner_queries(query: str) -> list[QuerySet]:
+    """Subqueries of the customer behind a customer id (cus_…, a merged one too), an order id
+    (ord_…), or an EC/app/LINE account id or an EC/POS order number, matched exactly."""
     compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", query))
     if _PUBLIC_ID.match(compact):
         if compact.startswith("cus_"):
-            return Q(public_id=compact) | _survivors_of(Q(public_id=compact))
-        return Q(pk__in=Order.objects.filter(public_id=compact).values("customer_id"))
+            return [_owner_ids(Q(public_id=compact))]
+        return [Order.objects.filter(public_id=compact, customer__isnull=False).values("customer_id")]
     if _EXTERNAL_ID.match(compact) and "@" not in compact:
-        return Q(pk__in=ChannelIdentity.objects.filter(external_id=compact).values("customer_id")) | Q(
-            pk__in=Order.objects.filter(external_ref=compact, customer__isnull=False).values("customer_id")
-        )
-    return None
-
-
-def _exact_or_merged(field: str, value: str) -> Q:
-    return Q(**{field: value}) | _survivors_of(Q(**{field: value}))
+        return [
+            ChannelIdentity.objects.filter(external_id=compact).values("customer_id"),
+            Order.objects.filter(external_ref=compact, customer__isnull=False).values("customer_id"),
+        ]
+    return []
 
 
 def customer_search(
@@ -149,20 +148,21 @@ def customer_search(
     qs = active_customers().select_related("home_store")
     if phone:
         normalised = parse_phone(phone)
-        qs = qs.filter(_exact_or_merged("phone", normalised)) if normalised else qs.none()
+        qs = qs.filter(pk__in=_owner_ids(Q(phone=normalised))) if normalised else qs.none()
     if email:
-        qs = qs.filter(_exact_or_merged("email", email.strip().lower()))
+        qs = qs.filter(pk__in=_owner_ids(Q(email=email.strip().lower())))
     if member_number:
-        qs = qs.filter(_exact_or_merged("member_number", member_number.strip()))
+        qs = qs.filter(pk__in=_owner_ids(Q(member_number=member_number.strip())))
     if query and query.strip():
         condition = search_condition(query)
-        ids = id_condition(query)
-        if ids is not None:
-            condition |= ids
-        old = old_contact_condition(query)
-        if old is not None:
-            condition |= _survivors_of(old)
-        qs = qs.filter(condition)
+        ids = id_owner_queries(query)
+        if ids or old_contact_condition(query) is not None:
+            # A card, phone, email or id: match every record, merged ones too, and take their owners.
+            # One `IN (… UNION ALL …)` of index scans; an OR of subqueries would scan the table.
+            owners = _owner_ids(condition)
+            qs = qs.filter(pk__in=owners.union(*ids, all=True) if ids else owners)
+        else:  # names and kana: the plain condition keeps the kana index walk for ORDER BY … LIMIT
+            qs = qs.filter(condition)
     return qs.order_by("search_kana", "pk")
 
 
