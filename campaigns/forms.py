@@ -5,6 +5,7 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from channels_hub.line.models import LineAccount
 from crm.models import User
@@ -31,7 +32,7 @@ class RulesField(forms.CharField):
 
 
 class SegmentForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=pgettext_lazy("segment or campaign", "Name"), max_length=200)
     rules = RulesField(label=_("Rules (JSON)"))
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.ids import new_public_id
 
@@ -49,13 +50,17 @@ class Campaign(models.Model):
         SENDING = "sending", _("Sending")
         PAUSED = "paused", _("Paused")
         SENT = "sent", _("Sent")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("campaign", "Cancelled")
 
     public_id = models.CharField(max_length=32, unique=True, default=new_campaign_id, editable=False)
     name = models.CharField(_("name"), max_length=200)
     segment = models.ForeignKey(Segment, verbose_name=_("segment"), on_delete=models.PROTECT, related_name="campaigns")
     subject = models.CharField(_("subject"), max_length=255)
-    from_email = models.CharField(_("from"), max_length=254, help_text=_("Sender identity, e.g. Shop <news@shop.jp>"))
+    from_email = models.CharField(
+        pgettext_lazy("mail sender", "from"),
+        max_length=254,
+        help_text=_("Sender identity, e.g. Shop <news@shop.jp>"),
+    )
     body_text = models.TextField(_("text body"))
     body_html = models.TextField(_("HTML body"), blank=True)
     featured_skus = models.JSONField(_("featured products (SKUs)"), default=list, blank=True)
@@ -116,7 +121,7 @@ class CampaignRecipient(models.Model):
     retried task or a second worker never mails the same customer twice."""
 
     class State(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("campaign delivery", "Pending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
         SUPPRESSED = "suppressed", _("Suppressed")

@@ -282,6 +282,20 @@ _ACTIONS = {
     "resume": resume_campaign,
     "cancel": cancel_campaign,
 }
+# What staff read after each action (the action's code never reaches the page).
+_DONE = {
+    "schedule": _("The campaign is scheduled."),
+    "send": _("The campaign is being sent."),
+    "pause": _("The campaign is paused."),
+    "resume": _("The campaign is sending again."),
+    "cancel": _("The campaign is cancelled."),
+}
+
+
+def _field_label(name: str) -> str:
+    """What staff call a campaign field in an error (its form label), never the field's code."""
+    form_field = ScheduleForm.base_fields.get(name) or CampaignForm.base_fields.get(name)
+    return str(form_field.label) if form_field is not None and form_field.label else name
 
 
 @require_POST
@@ -302,11 +316,11 @@ def campaign_action(request, public_id):
     except ValidationError as error:
         for field, problems in error.message_dict.items():
             for problem in problems:
-                messages.error(request, f"{field}: {problem}" if field != "__all__" else problem)
+                messages.error(request, f"{_field_label(field)}: {problem}" if field != "__all__" else problem)
     except DomainError as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, _("Done: %(action)s.") % {"action": action})
+        messages.success(request, _DONE[action])
     return redirect("campaigns:campaign_detail", public_id=campaign.public_id)
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.ids import new_public_id
 from crm.models import Channel
@@ -56,7 +57,7 @@ class TeamMembership(models.Model):
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hub_memberships")
-    available = models.BooleanField(_("available"), default=True)
+    available = models.BooleanField(pgettext_lazy("agent", "available"), default=True)
     last_assigned_at = models.DateTimeField(_("last assigned at"), null=True, blank=True)
 
     class Meta:
@@ -107,7 +108,7 @@ OPEN_TICKET = Q(status__in=["new", "open", "pending"], merged_into__isnull=True)
 class Ticket(models.Model):
     class Status(models.TextChoices):
         NEW = "new", _("New")
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("ticket", "Open")
         PENDING = "pending", _("Pending")
         RESOLVED = "resolved", _("Resolved")
         CLOSED = "closed", _("Closed")
@@ -205,7 +206,7 @@ class Message(models.Model):
 
     class Delivery(models.TextChoices):
         NONE = "", _("Not applicable")
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("message delivery", "Pending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 

@@ -270,3 +270,25 @@ def mail_variable_values(customers) -> dict[int, dict[str, Any]]:
 
 def sample_mail_variable_values() -> dict[str, Any]:
     return {variable.name: variable.sample for variable in mail_variables()}
+
+
+# --- The demo -------------------------------------------------------------------------------------
+# `manage.py seed_demo` seeds crm's bulk history, then runs each app's demo step in position order
+# (crm.demo): each writes through its app's own services and does nothing when its part is there
+# already, so a second run changes nothing.
+@dataclass(frozen=True)
+class DemoStep:
+    key: str
+    run: Callable[..., str]  # run(rng=random.Random, seeded=bool) -> one line saying what it wrote
+    position: int
+
+
+_DEMO_STEPS: dict[str, DemoStep] = {}
+
+
+def register_demo_step(step: DemoStep) -> None:
+    _DEMO_STEPS[step.key] = step
+
+
+def demo_steps() -> list[DemoStep]:
+    return sorted(_DEMO_STEPS.values(), key=lambda step: (step.position, step.key))

@@ -305,7 +305,8 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-TSUNAGU_BASE_URL = env.str("TSUNAGU_BASE_URL", default="http://127.0.0.1:8000")
+# The public URL of every link Tsunagu mails or prints; by default the address the server listens on.
+TSUNAGU_BASE_URL = env.str("TSUNAGU_BASE_URL", default=f"http://{env.str('HOST', default='127.0.0.1:8000')}")
 
 # --- Security (issue 12): secrets from the environment, sessions, Content-Security-Policy ---------
 # The contact hub's inbound HMAC secret (X-Tsunagu-Signature); empty = inbound calls are not signed.

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.models import Channel, SalesChannel, Store
 from crm.prefectures import PREFECTURE_CHOICES
@@ -58,7 +59,7 @@ def _years_later(day: date, years: int) -> date:
 
 
 class ReportForm(forms.Form):
-    to = forms.DateField(required=False, label=_("To"), input_formats=["%Y-%m-%d"])
+    to = forms.DateField(required=False, label=pgettext_lazy("date range", "To"), input_formats=["%Y-%m-%d"])
     store = forms.CharField(required=False, max_length=32, label=_("Store"))
     prefecture = forms.ChoiceField(required=False, choices=[("", "—"), *PREFECTURE_CHOICES], label=_("Prefecture"))
     channel = forms.ChoiceField(required=False, choices=[("", "—"), *((c, c) for c in CHANNELS)], label=_("Channel"))
@@ -103,7 +104,7 @@ class ReportForm(forms.Form):
 
 # "from" is a Python keyword, so the field is added by name.
 ReportForm.base_fields = {
-    "from": forms.DateField(required=False, label=_("From"), input_formats=["%Y-%m-%d"]),
+    "from": forms.DateField(required=False, label=pgettext_lazy("date range", "From"), input_formats=["%Y-%m-%d"]),
     **ReportForm.base_fields,
 }
 ReportForm.declared_fields = ReportForm.base_fields

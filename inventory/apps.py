@@ -21,7 +21,7 @@ class InventoryConfig(AppConfig):
             register_timeline_source,
         )
 
-        from . import receivers, selectors
+        from . import demo, receivers, selectors
         from .services import orders
         from .views import reservations_panel_context
 
@@ -40,6 +40,7 @@ class InventoryConfig(AppConfig):
             )
         )  # fmt: skip
         register_timeline_source("inventory.reservations", selectors.reservation_timeline)
+        demo.register()
         register_nav_item(
             NavItem("stock", _("Stock"), "inventory:stock", permission="inventory.view_stocklevel", order=30)
         )

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.ids import new_public_id
 
@@ -110,7 +111,7 @@ class Reservation(models.Model):
         ACTIVE = "active", _("Active")
         FULFILLED = "fulfilled", _("Handed over")
         CANCELLED = "cancelled", _("Cancelled")
-        EXPIRED = "expired", _("Expired")
+        EXPIRED = "expired", pgettext_lazy("reservation", "Expired")
 
     public_id = models.CharField(max_length=32, unique=True, default=new_reservation_id, editable=False)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

@@ -95,23 +95,24 @@ def customer_balance(customer: Customer) -> Balance:
 
 
 def customer_point_summaries(*, customers) -> dict[int, dict]:
-    """`points_balance` and `tier` (code) of a page of customers, in one query: customers without an
+    """`points_balance`, `tier` (code) and `tier_name` of a page of customers, in one query: customers without an
     account yet have 0 points and the base tier."""
     pks = [c.pk for c in customers]
     if not pks:
         return {}
     base = base_tier()
-    base_code = base.code if base else None
+    base_tier_row = (base.code, base.name) if base else (None, None)
     accounts = {
-        customer_id: (balance, tier_code)
-        for customer_id, balance, tier_code in PointAccount.objects.filter(customer_id__in=pks).values_list(
-            "customer_id", "balance", "tier__code"
+        customer_id: (balance, (tier_code, tier_name) if tier_code else base_tier_row)
+        for customer_id, balance, tier_code, tier_name in PointAccount.objects.filter(customer_id__in=pks).values_list(
+            "customer_id", "balance", "tier__code", "tier__name"
         )
     }
     summaries = {}
     for pk in pks:
-        balance, tier_code = accounts.get(pk, (0, None))
-        summaries[pk] = {"points_balance": balance, "tier": tier_code or base_code}
+        balance, (tier_code, tier_name) = accounts.get(pk, (0, base_tier_row))
+        # `tier` is the code integrations read; `tier_name` is what staff pages show.
+        summaries[pk] = {"points_balance": balance, "tier": tier_code, "tier_name": tier_name}
     return summaries
 
 

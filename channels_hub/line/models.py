@@ -9,6 +9,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .crypto import decrypt
 
@@ -87,7 +88,7 @@ class LineWebhookEvent(models.Model):
     after the webhook has answered. Message payloads are emptied once the message is in the hub."""
 
     class State(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("webhook event", "Pending")
         PROCESSED = "processed", _("Processed")
         IGNORED = "ignored", _("Ignored")
         FAILED = "failed", _("Failed")
@@ -132,7 +133,7 @@ class LineLinkRequest(models.Model):
     class Status(models.TextChoices):
         ISSUED = "issued", _("Waiting for the member")
         PROVEN = "proven", _("Proven, waiting for LINE")
-        LINKED = "linked", _("Linked")
+        LINKED = "linked", pgettext_lazy("link status", "Linked")
         FAILED = "failed", _("Failed")
 
     account = models.ForeignKey(LineAccount, on_delete=models.PROTECT, related_name="link_requests")

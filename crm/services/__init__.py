@@ -5,7 +5,7 @@ from .catalog import upsert_product
 from .customers import create_customer, link_channel_account, update_customer
 from .imports import ImportResult, export_customers_csv, import_customers, read_customer_csv
 from .merges import merge_customers
-from .orders import lock_customer, record_order, record_return
+from .orders import lock_customer, record_order, record_return, set_orders_points_earned
 from .staff import invite_staff, set_staff_language
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "record_return",
     "revoke_api_key",
     "set_api_key_rate_limit",
+    "set_orders_points_earned",
     "set_staff_language",
     "update_customer",
     "upsert_product",

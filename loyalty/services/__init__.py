@@ -4,13 +4,14 @@ from .approvals import approve_point_adjustment, reject_point_adjustment, submit
 from .expiry import expire_points
 from .ledger import ensure_account, lock_accounts
 from .merges import merge_point_accounts
-from .orders import prepare_order_points, reverse_order_points, write_order_points
+from .orders import earn_points_for_orders, prepare_order_points, reverse_order_points, write_order_points
 from .points import adjust_points, redeem_points
 from .tiers import recalculate_tiers
 
 __all__ = [
     "adjust_points",
     "approve_point_adjustment",
+    "earn_points_for_orders",
     "ensure_account",
     "expire_points",
     "lock_accounts",

@@ -230,3 +230,14 @@ def test_campaign_templates_may_not_turn_escaping_off(client, marketer, body_htm
     segment = SegmentFactory()
     response = client.post("/campaigns/new/", _form(segment, body_html=body_html))
     assert response.status_code == 400 and Campaign.objects.count() == 0
+
+
+def test_after_an_action_staff_read_words_not_codes(client, marketer):
+    campaign = CampaignFactory()
+    url = f"/campaigns/{campaign.public_id}/action/"
+    page = client.post(url, {"action": "schedule", "scheduled_at": "2000-01-01T10:00"}, follow=True).content.decode()
+    assert "scheduled_at: " not in page
+    assert "Send at: " in page  # the field’s label, not its code
+    page = client.post(url, {"action": "cancel"}, follow=True).content.decode()
+    assert "The campaign is cancelled." in page or "キャンペーンの配信を中止しました。" in page
+    assert "Done:" not in page

@@ -14,7 +14,7 @@ from crm.services import merge_customers, record_order, record_return
 from loyalty.exceptions import InsufficientPoints, ReferenceConflict
 from loyalty.models import EarnRule, PointAccount, PointCampaign, PointLot, PointTransaction, Tier, TierChange
 from loyalty.selectors import accounts_out_of_balance, customer_balance
-from loyalty.services import adjust_points, expire_points, recalculate_tiers, redeem_points
+from loyalty.services import adjust_points, earn_points_for_orders, expire_points, recalculate_tiers, redeem_points
 from tests.crm.factories import CustomerFactory, ProductFactory, StoreFactory
 
 from .factories import award, sell
@@ -264,3 +264,48 @@ def test_points_liability_command_prints_outstanding_points_by_month(capsys):
     call_command("points_liability")
     out = capsys.readouterr().out
     assert "1,234" in out and "total" in out
+
+
+def test_earning_for_past_orders_in_bulk_gives_what_the_order_step_gives():
+    """earn_points_for_orders (bulk-loaded history, the demo) writes exactly what each order's own
+    step wrote: points, per-line shares, lots and their expiry, order figures, balances."""
+    gold = CustomerFactory()
+    PointAccount.objects.create(customer=gold, tier=Tier.objects.get(code="gold"))
+    plain = CustomerFactory()
+    now = timezone.now()
+    PointCampaign.objects.create(name="ダブルポイント", multiplier=Decimal(2), category="outerwear",
+                                 starts_at=now - dt.timedelta(days=3), ends_at=now + dt.timedelta(days=1))  # fmt: skip
+    store = StoreFactory(code="SHIBUYA")
+    coat, scarf = ProductFactory(sku="COAT", category="outerwear"), ProductFactory(sku="SCARF", category="accessories")
+    for n, (customer, days) in enumerate([(gold, 1), (gold, 5), (plain, 2), (plain, 40), (None, 1)]):
+        record_order(
+            source="pos", external_ref=f"B-{n}", channel="store", store=store,
+            ordered_at=now - dt.timedelta(days=days), customer=customer,
+            lines=[{"product": coat, "quantity": 1, "unit_price": 12345 + n},
+                   {"product": scarf, "quantity": 3, "unit_price": 999}],
+        )  # fmt: skip
+
+    def state():
+        txns = PointTransaction.objects.filter(kind="earn").order_by("reference")
+        return {
+            "txns": list(txns.values_list("reference", "points", "detail", "channel", "store_id", "account_id")),
+            "lots": list(
+                PointLot.objects.order_by("earned_by__reference").values_list("points", "remaining", "expires_at")
+            ),
+            "orders": list(Order.objects.order_by("external_ref").values_list("external_ref", "points_earned")),
+            "accounts": list(PointAccount.objects.order_by("pk").values_list("balance", "lifetime_spend")),
+        }
+
+    by_the_order_step = state()
+    assert len(by_the_order_step["txns"]) == 4  # the guest earns nothing
+    PointLot.objects.all().delete()
+    PointTransaction.objects.all().delete()
+    PointAccount.objects.update(balance=0, lifetime_spend=0)
+    Order.objects.update(points_earned=0)
+
+    assert earn_points_for_orders(orders=Order.objects.all()) == {
+        "orders": 4, "points": sum(points for _, points, *_ in by_the_order_step["txns"]),
+    }  # fmt: skip
+    assert state() == by_the_order_step
+    assert earn_points_for_orders(orders=Order.objects.all()) == {"orders": 0, "points": 0}
+    assert state() == by_the_order_step

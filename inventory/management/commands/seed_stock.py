@@ -1,18 +1,15 @@
 """Demo stock: an opening balance for every active product at every location that has none yet.
 
-`make run` calls it after seed_demo, so the EC site can take orders and stores show stock. Goes
-through inventory's receipt service (ledger + levels), once per location, with a progress bar;
-running it again receives nothing twice.
+`manage.py seed_demo` (what `make run` runs) does this as inventory's demo step; this command does it
+alone. Goes through inventory's receipt service (ledger + levels); quantities depend only on the seed,
+the location and the product, and each receipt line is keyed, so running it again receives nothing.
 """
-
-import random
 
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from crm.models import Product, Store
-from inventory.models import StockLevel
-from inventory.services.stock import receive_stock_lines
+from crm.models import Store
+from inventory.demo import receive_opening_stock
 
 
 class Command(BaseCommand):
@@ -22,17 +19,6 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args, seed, **options):
-        rng = random.Random(seed)
-        products = list(Product.objects.filter(active=True).order_by("pk"))
-        stores = list(Store.objects.filter(active=True).order_by("pk"))
-        received = 0
-        for store in tqdm(stores, desc="opening stock", unit="location", disable=not products):
-            stocked = set(StockLevel.objects.filter(store=store).values_list("product_id", flat=True))
-            warehouse = store.kind == Store.Kind.WAREHOUSE
-            quantities = {
-                p: rng.randint(50, 200) if warehouse else rng.randint(0, 12) for p in products if p.pk not in stocked
-            }
-            quantities = {p: q for p, q in quantities.items() if q > 0}
-            if quantities:
-                received += receive_stock_lines(store=store, quantities=quantities, reference="demo-opening-stock")
-        self.stdout.write(f"Opening stock received: {received:,} lines at {len(stores)} locations.")
+        with tqdm(total=Store.objects.filter(active=True).count(), desc="opening stock", unit="location") as bar:
+            received = receive_opening_stock(seed=seed, progress=bar.update)
+        self.stdout.write(f"Opening stock received: {received:,} lines.")
