@@ -8,6 +8,7 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import line_personal_data, panels, receivers, segment_fields  # noqa: F401  register with crm and anymail
+        from . import line_personal_data, panels, personal_data, receivers, segment_fields  # noqa: F401  register with crm and anymail
 
+        personal_data.register()
         line_personal_data.register()

@@ -17,6 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm.db_routers import reporting_db
 from crm.exceptions import DomainError
+from crm.models import AccessLogEntry
+from crm.privacy.access_log import log_access
 from crm.selectors import get_customer
 from crm.views import staff_page
 
@@ -210,6 +212,8 @@ def campaign_preview(request, public_id):
     campaign = _campaign_or_404(public_id)
     customer_id = request.GET.get("customer", "").strip()
     rendered, customer, problems = _render_preview(campaign, customer_id)
+    if customer is not None:
+        log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.CAMPAIGN_PREVIEW)
     context = {"campaign": campaign, "problems": problems, "rendered": rendered, "customer": customer}
     if rendered is not None and rendered.html:
         query = f"?{urlencode({'customer': customer.public_id})}" if customer else ""

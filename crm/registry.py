@@ -1,12 +1,22 @@
 """Extension points through which other apps add to crm's pages and answers without crm importing
 them: panels on the customer 360 page, entries in the customer timeline, summary fields on the
-customer body (points balance, tier), menu items, and per-recipient variables of campaign mails.
+customer body (points balance, tier), menu items, per-recipient variables of campaign mails, and
+each app's part of a person's data export and erasure (crm/privacy/registry.py).
 Apps register in their AppConfig.ready()."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from .privacy.registry import (  # noqa: F401  each app's part of a person's export and erasure (APPI)
+    Person,
+    PersonalDataSource,
+    not_personal_data,
+    personal_data_sources,
+    register_not_personal_data,
+    register_personal_data,
+)
 
 
 @dataclass(frozen=True)

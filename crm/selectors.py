@@ -18,7 +18,8 @@ _SUBSTRING_MIN = 3
 
 
 def active_customers() -> QuerySet[Customer]:
-    return Customer.objects.filter(merged_into__isnull=True)
+    """Neither merged away nor erased: an erased person is found by no search."""
+    return Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
 
 
 def get_customer(public_id: str) -> Customer | None:

@@ -25,7 +25,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import selectors
 from .api.errors import api_not_found, api_server_error
 from .forms import LanguageForm, MergeForm, SearchForm
-from .models import Customer
+from .models import AccessLogEntry, Customer
+from .privacy.access_log import log_access
 from .registry import customer_summaries, customer_timeline, panels_for
 from .services import merge_customers, set_staff_language
 from .services.customers import MEMBER_NUMBER_RE
@@ -133,6 +134,7 @@ def customer_detail(request, public_id):
         context = {**panel.get_context(customer, request), "customer": customer, "panel": panel}
         panels.append({"panel": panel, "html": render_to_string(panel.template, context, request=request)})
     timeline = customer_timeline(customer=customer, limit=TIMELINE_LIMIT)
+    log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.CUSTOMER_PAGE)
     return render(request, "crm/customer_detail.html", {"customer": customer, "panels": panels, "timeline": timeline})
 
 

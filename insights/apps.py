@@ -8,4 +8,9 @@ class InsightsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import panels  # noqa: F401  the 360 panel, the menu item and the campaign mail block
+        from . import (
+            panels,  # noqa: F401  the 360 panel, the menu item and the campaign mail block
+            personal_data,
+        )
+
+        personal_data.register()

@@ -11,7 +11,7 @@ class InventoryConfig(AppConfig):
         from crm import signals
         from crm.registry import NavItem, Panel, register_nav_item, register_panel, register_timeline_source
 
-        from . import receivers, selectors
+        from . import personal_data, receivers, selectors
         from .views import reservations_panel_context
 
         # dispatch_uid: connected once even if ready() runs twice (tests, autoreload).
@@ -25,6 +25,7 @@ class InventoryConfig(AppConfig):
             )
         )  # fmt: skip
         register_timeline_source("inventory.reservations", selectors.reservation_timeline)
+        personal_data.register()
         register_nav_item(
             NavItem("stock", _("Stock"), "inventory:stock", permission="inventory.view_stocklevel", order=30)
         )

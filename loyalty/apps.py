@@ -11,7 +11,7 @@ class LoyaltyConfig(AppConfig):
         from crm.registry import NavItem, register_customer_summary, register_nav_item, register_timeline_source
         from crm.signals import customers_merged, order_recorded, order_returned
 
-        from . import panels, receivers, selectors
+        from . import panels, personal_data, receivers, selectors
 
         order_recorded.connect(receivers.on_order_recorded, dispatch_uid="loyalty.order_recorded")
         order_returned.connect(receivers.on_order_returned, dispatch_uid="loyalty.order_returned")
@@ -19,6 +19,7 @@ class LoyaltyConfig(AppConfig):
         register_customer_summary("loyalty", selectors.customer_point_summaries)
         register_timeline_source("loyalty.points", selectors.point_timeline)
         panels.register()
+        personal_data.register()
         register_nav_item(
             NavItem("loyalty-finance", _("Points finance"), "loyalty:finance", permission="loyalty.view_finance")
         )
