@@ -24,6 +24,7 @@ from crm.views import staff_page
 
 from . import selectors
 from .forms import CampaignForm, PreviewRulesForm, ScheduleForm, SegmentForm, TestSendForm
+from .legal import with_legal_footer
 from .models import Campaign, Segment
 from .rendering import check_campaign_templates
 from .segments import FIELDS, SAMPLE_SIZE, preview_segment
@@ -194,10 +195,11 @@ def _render_preview(campaign: Campaign, customer_id: str):
         return None, None, {"customer": [_("No customer with this id.")]}
     values = customer_contexts([customer])[customer.pk] if customer else SAMPLE_CUSTOMER
     try:
-        rendered, _urls = render_for(
+        rendered, urls = render_for(
             campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
             products=featured_products(campaign), track=False, extra=recipient_extras(campaign, customer),
         )  # fmt: skip
+        rendered = with_legal_footer(rendered, unsubscribe_url=urls["unsubscribe"])  # as it will be sent
     except ValidationError as error:
         return None, customer, error.message_dict
     return rendered, customer, {}
