@@ -13,6 +13,7 @@ class AccessLogEntry(models.Model):
 
     class Kind(models.TextChoices):
         CUSTOMER_PAGE = "customer_page", _("Customer page (360)")
+        ADMIN_PAGE = "admin_page", _("Customer in the admin")
         TICKET = "ticket", _("Ticket showing the customer")
         CAMPAIGN_PREVIEW = "campaign_preview", _("Campaign preview as the customer")
         API_READ = "api_read", _("API read of one customer")
