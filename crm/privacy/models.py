@@ -38,7 +38,7 @@ class AccessLogEntry(models.Model):
     actor = models.CharField(
         _("by"), max_length=150, help_text=_("The staff email, the API key's name, or the command, as it was then.")
     )
-    ip_address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, blank=True)
 
     class Meta:
