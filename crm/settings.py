@@ -317,6 +317,8 @@ TSUNAGU_BASE_URL = env.str("TSUNAGU_BASE_URL", default="http://127.0.0.1:8000")
 TSUNAGU_SENDER_NAME = env.str("TSUNAGU_SENDER_NAME", default="Tsunagu")
 TSUNAGU_SENDER_ADDRESS = env.str("TSUNAGU_SENDER_ADDRESS", default="")
 ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=1095)  # who saw whom, kept 3 years
+# True: an access log entry's commit does not wait for the WAL flush (see crm/privacy/access_log.py).
+ACCESS_LOG_RELAXED_COMMIT = env.bool("ACCESS_LOG_RELAXED_COMMIT", default=False)
 HUB_LEAD_RETENTION_DAYS = env.int("HUB_LEAD_RETENTION_DAYS", default=730)  # leads without activity, then purged
 
 # --- Security (issue 12): secrets from the environment, sessions, Content-Security-Policy ---------

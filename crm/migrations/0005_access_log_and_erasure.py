@@ -7,55 +7,143 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0004_api_key_rate_limit'),
+        ("crm", "0004_api_key_rate_limit"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='customer',
-            options={'permissions': [('merge_customer', 'Can merge customers'), ('export_customer', 'Can export customers'), ('import_customer', 'Can import customers'), ('view_customer_contact', 'Can see full phone and email in search results'), ('erase_customer', "Can erase a customer's personal data")], 'verbose_name': 'customer', 'verbose_name_plural': 'customers'},
+            name="customer",
+            options={
+                "permissions": [
+                    ("merge_customer", "Can merge customers"),
+                    ("export_customer", "Can export customers"),
+                    ("import_customer", "Can import customers"),
+                    ("view_customer_contact", "Can see full phone and email in search results"),
+                    ("erase_customer", "Can erase a customer's personal data"),
+                ],
+                "verbose_name": "customer",
+                "verbose_name_plural": "customers",
+            },
         ),
         migrations.AddField(
-            model_name='customer',
-            name='erased_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='erased at'),
+            model_name="customer",
+            name="erased_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="erased at"),
         ),
         migrations.CreateModel(
-            name='CustomerErasure',
+            name="CustomerErasure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(max_length=255, verbose_name='reason')),
-                ('actor_label', models.CharField(max_length=150, verbose_name='by')),
-                ('counts', models.JSONField(default=dict, verbose_name='rows anonymised')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='erased at')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
-                ('customer', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='erasure', to='crm.customer', verbose_name='customer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reason", models.CharField(max_length=255, verbose_name="reason")),
+                ("actor_label", models.CharField(max_length=150, verbose_name="by")),
+                ("counts", models.JSONField(default=dict, verbose_name="rows anonymised")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="erased at")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="by",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="erasure",
+                        to="crm.customer",
+                        verbose_name="customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer erasure',
-                'verbose_name_plural': 'customer erasures',
+                "verbose_name": "customer erasure",
+                "verbose_name_plural": "customer erasures",
             },
         ),
         migrations.CreateModel(
-            name='AccessLogEntry',
+            name="AccessLogEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='at')),
-                ('kind', models.CharField(choices=[('customer_page', 'Customer page (360)'), ('admin_page', 'Customer in the admin'), ('ticket', 'Ticket showing the customer'), ('campaign_preview', 'Campaign preview as the customer'), ('api_read', 'API read of one customer'), ('api_search', 'API search result'), ('export', 'Disclosure export'), ('erasure', 'Erasure')], max_length=20, verbose_name='kind')),
-                ('what', models.CharField(help_text='The page, endpoint or command.', max_length=255, verbose_name='what')),
-                ('actor', models.CharField(help_text="The staff email, the API key's name, or the command, as it was then.", max_length=150, verbose_name='by')),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP address')),
-                ('request_id', models.CharField(blank=True, max_length=64, verbose_name='request id')),
-                ('api_key', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm.apikey', verbose_name='API key')),
-                ('customer', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.customer', verbose_name='customer')),
-                ('user', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='staff user')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="at")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("customer_page", "Customer page (360)"),
+                            ("admin_page", "Customer in the admin"),
+                            ("ticket", "Ticket showing the customer"),
+                            ("campaign_preview", "Campaign preview as the customer"),
+                            ("api_read", "API read of one customer"),
+                            ("api_search", "API search result"),
+                            ("export", "Disclosure export"),
+                            ("erasure", "Erasure"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "what",
+                    models.CharField(help_text="The page, endpoint or command.", max_length=255, verbose_name="what"),
+                ),
+                (
+                    "actor",
+                    models.CharField(
+                        help_text="The staff email, the API key's name, or the command, as it was then.",
+                        max_length=150,
+                        verbose_name="by",
+                    ),
+                ),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True, verbose_name="IP address")),
+                ("request_id", models.CharField(blank=True, max_length=64, verbose_name="request id")),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="crm.apikey",
+                        verbose_name="API key",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="crm.customer",
+                        verbose_name="customer",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="staff user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'access log entry',
-                'verbose_name_plural': 'access log',
-                'indexes': [models.Index(fields=['customer', '-at'], name='crm_access_customer_time'), models.Index(fields=['user', '-at'], name='crm_access_user_time'), models.Index(fields=['at'], name='crm_access_time')],
+                "verbose_name": "access log entry",
+                "verbose_name_plural": "access log",
+                "indexes": [
+                    models.Index(fields=["customer", "-at"], name="crm_access_customer_time"),
+                    models.Index(fields=["user", "-at"], name="crm_access_user_time"),
+                    models.Index(fields=["at"], name="crm_access_time"),
+                ],
             },
         ),
     ]

@@ -309,15 +309,15 @@ def test_the_erase_command_asks_before_it_is_done(hanako, monkeypatch):
 def test_an_admin_exports_and_erases_from_the_customer_page(admin_client, hanako):
     customer, _order, _other = hanako
     page = admin_client.get(f"/admin/crm/customer/{customer.pk}/change/")
-    assert "Export personal data" in page.content.decode() and "Erase personal data" in page.content.decode()
+    assert "/personal-data/export/" in page.content.decode() and "/personal-data/erase/" in page.content.decode()
     download = admin_client.get(f"/admin/crm/customer/{customer.pk}/personal-data/export/")
     assert download["Content-Disposition"] == f'attachment; filename="{customer.public_id}.json"'
     assert json.loads(download.content)["profile"]["email"] == "hanako@example.jp"
     warning = admin_client.get(f"/admin/crm/customer/{customer.pk}/personal-data/erase/").content.decode()
-    assert "cannot be undone" in warning
+    assert "元に戻せません" in warning  # said before it is done (the admin works in Japanese)
     wrong = admin_client.post(f"/admin/crm/customer/{customer.pk}/personal-data/erase/",
                               {"reason": "request", "confirm": "cus_other"})  # fmt: skip
-    assert wrong.status_code == 200 and "exactly" in wrong.content.decode()
+    assert wrong.status_code == 200 and "を正確に入力してください" in wrong.content.decode()
     customer.refresh_from_db()
     assert customer.erased_at is None
     done = admin_client.post(f"/admin/crm/customer/{customer.pk}/personal-data/erase/",
