@@ -123,7 +123,7 @@ class CustomerPrivacyAdminMixin:
         if not request.user.has_perm("crm.erase_customer"):
             raise PermissionDenied
         customer = get_object_or_404(Customer, pk=pk)
-        form = EraseForm(request.POST or None, customer=customer)
+        form = EraseForm(request.POST if request.method == "POST" else None, customer=customer)
         if request.method == "POST" and form.is_valid():
             try:
                 erase_customer(customer_id=customer.public_id, reason=form.cleaned_data["reason"], request=request)

@@ -357,3 +357,28 @@ def test_reservations_taken_after_erasure_still_count_stock(hanako):
     assert Reservation.objects.get(customer=customer).status == "active"
     _ledgers_are_sound()
     assert timezone.now() - customer.erasure.created_at < dt.timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [({"reason": "", "confirm": "{id}"}, "reason"), ({"reason": "x" * 256, "confirm": "{id}"}, "reason"),
+     ({"reason": "request", "confirm": ""}, "confirm"), ({}, "reason")],
+)  # fmt: skip
+def test_the_admin_erase_form_refuses_bad_input_naming_the_field(admin_client, form, field):
+    customer = CustomerFactory()
+    data = {k: v.format(id=customer.public_id) for k, v in form.items()}
+    response = admin_client.post(f"/admin/crm/customer/{customer.pk}/personal-data/erase/", data)
+    assert response.status_code == 200 and field in response.context["form"].errors
+    customer.refresh_from_db()
+    assert customer.erased_at is None and not CustomerErasure.objects.exists()
+
+
+def test_an_erased_customer_cannot_be_erased_again_from_the_admin(admin_client):
+    customer = CustomerFactory()
+    erase_customer(customer_id=customer.public_id, reason="request")
+    page = admin_client.get(f"/admin/crm/customer/{customer.pk}/change/").content.decode()
+    assert "/personal-data/erase/" not in page
+    response = admin_client.post(f"/admin/crm/customer/{customer.pk}/personal-data/erase/",
+                                 {"reason": "again", "confirm": customer.public_id}, follow=True)  # fmt: skip
+    assert "すでに消去されています" in response.content.decode()
+    assert CustomerErasure.objects.count() == 1
