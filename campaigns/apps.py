@@ -8,7 +8,8 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import demo, line_personal_data, panels, receivers, segment_fields  # noqa: F401  register with crm and anymail
+        from . import demo, line_personal_data, panels, personal_data, receivers, segment_fields  # noqa: F401  register with crm and anymail
 
+        personal_data.register()
         line_personal_data.register()
         demo.register()

@@ -17,11 +17,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm.db_routers import reporting_db
 from crm.exceptions import DomainError
+from crm.models import AccessLogEntry
+from crm.privacy.access_log import log_access
 from crm.selectors import get_customer
 from crm.views import staff_page
 
 from . import selectors
 from .forms import CampaignForm, PreviewRulesForm, ScheduleForm, SegmentForm, TestSendForm
+from .legal import with_legal_footer
 from .models import Campaign, Segment
 from .rendering import check_campaign_templates
 from .segments import FIELDS, SAMPLE_SIZE, preview_segment
@@ -192,10 +195,11 @@ def _render_preview(campaign: Campaign, customer_id: str):
         return None, None, {"customer": [_("No customer with this id.")]}
     values = customer_contexts([customer])[customer.pk] if customer else SAMPLE_CUSTOMER
     try:
-        rendered, _urls = render_for(
+        rendered, urls = render_for(
             campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
             products=featured_products(campaign), track=False, extra=recipient_extras(campaign, customer),
         )  # fmt: skip
+        rendered = with_legal_footer(rendered, unsubscribe_url=urls["unsubscribe"])  # as it will be sent
     except ValidationError as error:
         return None, customer, error.message_dict
     return rendered, customer, {}
@@ -210,6 +214,8 @@ def campaign_preview(request, public_id):
     campaign = _campaign_or_404(public_id)
     customer_id = request.GET.get("customer", "").strip()
     rendered, customer, problems = _render_preview(campaign, customer_id)
+    if customer is not None:
+        log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.CAMPAIGN_PREVIEW)
     context = {"campaign": campaign, "problems": problems, "rendered": rendered, "customer": customer}
     if rendered is not None and rendered.html:
         query = f"?{urlencode({'customer': customer.public_id})}" if customer else ""

@@ -25,6 +25,8 @@ DEFAULTS = {
     # Outbound webhooks: attempts before a reply is marked failed, timeout per attempt.
     "HUB_WEBHOOK_MAX_ATTEMPTS": 5,
     "HUB_WEBHOOK_TIMEOUT": 10,
+    # Leads never linked to a customer are purged this many days after their last message (APPI).
+    "HUB_LEAD_RETENTION_DAYS": 730,
 }
 
 

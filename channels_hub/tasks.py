@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import personal_data, services
 from .services import outbound
 
 RETRY_BASE_SECONDS = 30
@@ -37,3 +37,9 @@ def notify_mention(mention_id: int) -> None:
 def mark_sla_breaches() -> int:
     """Every few minutes (beat): flag tickets whose SLA just ran out."""
     return services.mark_sla_breaches()
+
+
+@shared_task(name="channels_hub.purge_inactive_leads")
+def purge_inactive_leads() -> int:
+    """Daily (beat): empty leads nobody has heard from for HUB_LEAD_RETENTION_DAYS."""
+    return personal_data.purge_inactive_leads()

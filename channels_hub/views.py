@@ -11,6 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm import selectors as crm_selectors
 from crm.exceptions import TooManyAttempts
+from crm.models import AccessLogEntry
+from crm.privacy.access_log import log_access
 from crm.ratelimit import AttemptLimit
 from crm.registry import customer_timeline
 from crm.security import client_ip
@@ -104,6 +106,9 @@ def ticket_detail(request, public_id):
         messages.info(request, _("Ticket %(old)s was merged into this one.") % {"old": ticket.public_id})
         return redirect("channels_hub:ticket", public_id=ticket.merged_into.public_id)
     services.mark_mentions_seen(user=request.user, ticket=ticket)
+    customer = ticket.customer or (ticket.lead.customer if ticket.lead_id and ticket.lead.customer_id else None)
+    if customer is not None:
+        log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.TICKET)
     return _render_ticket(request, ticket)
 
 

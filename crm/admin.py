@@ -36,6 +36,7 @@ from .models import (
     User,
 )
 from .normalize import format_phone_national
+from .privacy.admin import CustomerPrivacyAdminMixin
 from .roles import ROLES
 from .scopes import SCOPES
 from .selectors import search_condition
@@ -315,7 +316,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CustomerPrivacyAdminMixin, admin.ModelAdmin):
     form = CustomerAdminForm
     change_list_template = "admin/crm/customer/change_list.html"
     list_display = (

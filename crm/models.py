@@ -171,6 +171,8 @@ class Customer(models.Model):
     search_kana = models.CharField(max_length=100, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Set by erase_customer (crm.privacy): the personal data is gone, the orders and ledgers stay.
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -179,6 +181,8 @@ class Customer(models.Model):
             ("merge_customer", _("Can merge customers")),
             ("export_customer", _("Can export customers")),
             ("import_customer", _("Can import customers")),
+            ("view_customer_contact", _("Can see full phone and email in search results")),
+            ("erase_customer", _("Can erase a customer's personal data")),
         ]
         indexes = [
             models.Index(fields=["email"], name="crm_customer_email", opclasses=["varchar_pattern_ops"]),
@@ -418,3 +422,6 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.owner} {self.key}"
+
+
+from .privacy.models import AccessLogEntry, CustomerErasure  # noqa: E402, F401  the access log, erasures

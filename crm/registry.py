@@ -1,7 +1,8 @@
 """Extension points through which other apps add to crm's writes, pages and answers without crm
 importing them: the steps of the order pipeline (and of returns), panels on the customer 360 page,
 entries in the customer timeline, summary fields on the customer body (points balance, tier), menu
-items, and per-recipient variables of campaign mails. Apps register in their AppConfig.ready().
+items, per-recipient variables of campaign mails, and each app's part of a person's data export and
+erasure (crm/privacy/registry.py). Apps register in their AppConfig.ready().
 
 The order pipeline (crm.services.record_order), the contract every step keeps
 -----------------------------------------------------------------------------
@@ -49,6 +50,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from .privacy.registry import (  # noqa: F401  each app's part of a person's export and erasure (APPI)
+    Person,
+    PersonalDataSource,
+    not_personal_data,
+    personal_data_sources,
+    register_not_personal_data,
+    register_personal_data,
+)
 
 LOCK_ORDER = ("customer", "order", "point account", "stock levels")
 

@@ -18,5 +18,6 @@ SCOPE_PERMISSIONS: dict[str, str] = {
     "campaigns:read": "campaigns.view_segment",
     "campaigns:write": "campaigns.add_campaign",
     "insights:read": "insights.view_kpis",
+    "customers:export": "crm.export_customer",  # list customers without a search filter
 }
 SCOPES = tuple(SCOPE_PERMISSIONS)

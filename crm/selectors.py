@@ -21,7 +21,8 @@ _SUBSTRING_MIN = 3
 
 
 def active_customers() -> QuerySet[Customer]:
-    return Customer.objects.filter(merged_into__isnull=True)
+    """Neither merged away nor erased: an erased person is found by no search."""
+    return Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
 
 
 def _load_stores() -> dict[str, Store]:

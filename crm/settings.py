@@ -207,6 +207,11 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
+    "crm-purge-access-log": {"task": "crm.purge_access_log", "schedule": crontab(hour=3, minute=30)},
+    "channels-hub-purge-inactive-leads": {
+        "task": "channels_hub.purge_inactive_leads",
+        "schedule": crontab(hour=3, minute=45),
+    },
     "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": crontab(hour=3, minute=0)},
     "loyalty-recalculate-tiers": {"task": "loyalty.recalculate_tiers", "schedule": crontab(hour=4, minute=0)},
     "inventory-expire-reservations": {"task": "inventory.expire_reservations", "schedule": 60 * 5},
@@ -307,6 +312,16 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
 # The public URL of every link Tsunagu mails or prints; by default the address the server listens on.
 TSUNAGU_BASE_URL = env.str("TSUNAGU_BASE_URL", default=f"http://{env.str('HOST', default='127.0.0.1:8000')}")
+
+# --- Personal data (issue 13): APPI and the Act on Specified Electronic Mail ---------------------
+# Every marketing mail names its sender and the sender's postal address (appended when a template
+# lacks them); `check --deploy` asks for the address.
+TSUNAGU_SENDER_NAME = env.str("TSUNAGU_SENDER_NAME", default="Tsunagu")
+TSUNAGU_SENDER_ADDRESS = env.str("TSUNAGU_SENDER_ADDRESS", default="")
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=1095)  # who saw whom, kept 3 years
+# True: an access log entry's commit does not wait for the WAL flush (see crm/privacy/access_log.py).
+ACCESS_LOG_RELAXED_COMMIT = env.bool("ACCESS_LOG_RELAXED_COMMIT", default=False)
+HUB_LEAD_RETENTION_DAYS = env.int("HUB_LEAD_RETENTION_DAYS", default=730)  # leads without activity, then purged
 
 # --- Security (issue 12): secrets from the environment, sessions, Content-Security-Policy ---------
 # The contact hub's inbound HMAC secret (X-Tsunagu-Signature); empty = inbound calls are not signed.

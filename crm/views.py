@@ -25,7 +25,8 @@ from . import selectors
 from .api.errors import api_not_found, api_server_error
 from .exceptions import InvalidState
 from .forms import CustomerForm, LanguageForm, MergeForm, SearchForm
-from .models import ConsentSource, Customer
+from .models import AccessLogEntry, ConsentSource, Customer
+from .privacy.access_log import log_access
 from .registry import customer_summaries, customer_timeline, panels_for
 from .services import create_customer, merge_customers, set_staff_language, update_customer
 
@@ -175,6 +176,7 @@ def customer_detail(request, public_id):
         context = {**panel.get_context(customer, request), "customer": customer, "panel": panel}
         panels.append({"panel": panel, "html": render_to_string(panel.template, context, request=request)})
     timeline = customer_timeline(customer=customer, limit=TIMELINE_LIMIT)
+    log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.CUSTOMER_PAGE)
     return render(request, "crm/customer_detail.html", {"customer": customer, "panels": panels, "timeline": timeline})
 
 

@@ -24,6 +24,7 @@ fi
 export ALLOWED_HOSTS="${ALLOWED_HOSTS:-${HOST%:*},localhost,127.0.0.1}"
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
 [ -n "${EMAIL_URL:-}" ] || say "EMAIL_URL is not set: mail goes to files under var/mail/ (set smtp+tls://user:pass@host:587)"
+[ -n "${TSUNAGU_SENDER_ADDRESS:-}" ] || say "TSUNAGU_SENDER_ADDRESS is not set: marketing mails must carry the shop's postal address"
 
 # host port of a URL (scheme://user@host:port/...), with the scheme's default port
 url_host_port() { "$PY" -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.hostname or "127.0.0.1", p.port or int(sys.argv[2]))' "$1" "$2"; }

@@ -8,6 +8,11 @@ class InsightsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import demo, panels  # noqa: F401  the 360 panel, the menu item and the campaign mail block
+        from . import (
+            demo,
+            panels,  # noqa: F401  the 360 panel, the menu item and the campaign mail block
+            personal_data,
+        )
 
         demo.register()
+        personal_data.register()

@@ -21,7 +21,7 @@ class InventoryConfig(AppConfig):
             register_timeline_source,
         )
 
-        from . import demo, receivers, selectors
+        from . import demo, personal_data, receivers, selectors
         from .services import orders
         from .views import reservations_panel_context
 
@@ -41,6 +41,7 @@ class InventoryConfig(AppConfig):
         )  # fmt: skip
         register_timeline_source("inventory.reservations", selectors.reservation_timeline)
         demo.register()
+        personal_data.register()
         register_nav_item(
             NavItem("stock", _("Stock"), "inventory:stock", permission="inventory.view_stocklevel", order=30)
         )

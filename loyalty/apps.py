@@ -20,7 +20,7 @@ class LoyaltyConfig(AppConfig):
         )
         from crm.signals import customers_merged
 
-        from . import demo, panels, receivers, selectors
+        from . import demo, panels, personal_data, receivers, selectors
         from .services import orders
 
         # Steps of crm's order pipeline (crm/registry.py): points before stock, in the global lock order.
@@ -36,6 +36,7 @@ class LoyaltyConfig(AppConfig):
         register_timeline_source("loyalty.points", selectors.point_timeline)
         panels.register()
         demo.register()
+        personal_data.register()
         register_nav_item(
             NavItem("loyalty-finance", _("Points finance"), "loyalty:finance", permission="loyalty.view_finance")
         )

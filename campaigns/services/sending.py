@@ -28,6 +28,7 @@ from crm.models import Customer, Product
 from crm.registry import customer_summaries, mail_variable_values, sample_mail_variable_values
 
 from .. import conf
+from ..legal import with_legal_footer
 from ..models import Campaign, CampaignRecipient, Suppression
 from ..rendering import RenderedMail, campaign_links, render_mail
 from ..tokens import make_token
@@ -140,6 +141,7 @@ def message_id_for(campaign: Campaign, customer_id: str) -> str:
 
 
 def build_message(campaign: Campaign, *, to: str, rendered: RenderedMail, urls: dict, message_id: str, mail_connection):
+    rendered = with_legal_footer(rendered, unsubscribe_url=urls["unsubscribe"])
     list_unsubscribe = f"<{urls['unsubscribe']}>"
     if conf.unsubscribe_mailto():
         list_unsubscribe += f", <mailto:{conf.unsubscribe_mailto()}?subject=unsubscribe>"

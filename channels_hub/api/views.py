@@ -9,7 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.exceptions import DomainError
+from crm.models import AccessLogEntry
 from crm.normalize import parse_phone
+from crm.privacy.access_log import log_access
 
 from .. import selectors
 from ..conf import hub_setting
@@ -143,6 +145,7 @@ class CallerLookupView(APIView):
 
             raise ValidationError({"phone": [_("Enter a valid phone number.")]})
         customers, tickets, lead = selectors.caller_lookup(phone=phone)
+        log_access(request=request, customers=customers, kind=AccessLogEntry.Kind.API_READ)
         body = {
             "phone": phone,
             "customers": [

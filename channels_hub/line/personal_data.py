@@ -79,8 +79,6 @@ def erase_line(person) -> dict:
 
 
 def register() -> None:
-    if not hasattr(registry, "register_personal_data"):
-        return  # the personal-data registry (export_customer / erase_customer) is not in this build yet
     registry.register_personal_data(
         registry.PersonalDataSource(
             key="channels_hub.line",

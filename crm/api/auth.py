@@ -109,6 +109,13 @@ def required_scope(view, request) -> str | None:
     return getattr(view, "required_scope", None)
 
 
+def has_scope(request, scope: str) -> bool:
+    """Whether the caller holds `scope`: an API key by its scopes, a staff session by its role."""
+    if isinstance(request.auth, ApiKey):
+        return scope in request.auth.scopes
+    return bool(request.user and request.user.is_authenticated and request.user.has_perm(SCOPE_PERMISSIONS[scope]))
+
+
 class HasScope(BasePermission):
     """An API key needs the view's scope; a logged-in staff user needs the permission that scope
     maps to (crm.scopes). A view that declares no scope is closed to everyone."""

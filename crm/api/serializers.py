@@ -82,6 +82,7 @@ class CustomerOutput(serializers.ModelSerializer):
     identities = IdentityOutput(many=True, read_only=True)
     points_balance = serializers.SerializerMethodField()
     tier = serializers.SerializerMethodField()
+    erased = serializers.SerializerMethodField()
 
     class Meta:
         model = Customer
@@ -89,7 +90,7 @@ class CustomerOutput(serializers.ModelSerializer):
         fields = [
             "id", "member_number", "family_name", "given_name", "family_name_kana", "given_name_kana", "email",
             "phone", "birth_date", "postal_code", "prefecture", "address", "home_store", "email_opt_in",
-            "sms_opt_in", "identities", "points_balance", "tier", "created_at",
+            "sms_opt_in", "identities", "points_balance", "tier", "created_at", "erased",
         ]  # fmt: skip
 
     def _summary(self, customer) -> dict:
@@ -123,7 +124,13 @@ class CustomerOutput(serializers.ModelSerializer):
             "points_balance": summary.get("points_balance", 0),
             "tier": summary.get("tier"),
             "created_at": iso_datetime(customer.created_at),
+            "erased": customer.erased_at is not None,
         }
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_erased(self, customer) -> bool:
+        """True once the person's data was erased (APPI): every personal field is then empty."""
+        return customer.erased_at is not None
 
     @extend_schema_field(serializers.IntegerField())
     def get_points_balance(self, customer) -> int:

@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from .. import selectors
 from ..exceptions import NotFound
-from ..models import Channel, ConsentSource, Order, Product, SalesChannel, Store
+from ..models import AccessLogEntry, Channel, ConsentSource, Order, Product, SalesChannel, Store
+from ..privacy.access_log import log_access
 from ..registry import customer_timeline
 from ..services import (
     create_customer,
@@ -26,7 +27,7 @@ from ..services import (
     update_customer,
     upsert_product,
 )
-from .auth import api_actor
+from .auth import api_actor, has_scope
 from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from .pagination import parse_limit
 from .serializers import (
@@ -128,7 +129,11 @@ class CustomerListView(ListAPIView):
     def get_queryset(self):
         params = CustomerFilterInput(data=self.request.query_params)
         params.is_valid(raise_exception=True)
-        criteria = {k: v for k, v in params.validated_data.items() if v}
+        criteria = {k: v for k, v in params.validated_data.items() if v and v.strip()}
+        if not criteria and not has_scope(self.request, "customers:export"):
+            raise ValidationError(
+                {"q": [_("Give q, phone, email or member_number: listing every customer needs customers:export.")]}
+            )
         return selectors.customer_with_identities(
             selectors.customer_search(
                 query=criteria.get("q", ""), phone=criteria.get("phone", ""),
@@ -145,6 +150,11 @@ class CustomerListView(ListAPIView):
     )  # fmt: skip
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        log_access(request=self.request, customers=page or (), kind=AccessLogEntry.Kind.API_SEARCH)
+        return page
 
     @extend_schema(
         operation_id="customers_create",
@@ -168,7 +178,9 @@ class CustomerDetailView(APIView):
         responses=CustomerOutput,
     )
     def get(self, request, customer_id):
-        return Response(CustomerOutput(customer_or_404(customer_id)).data)
+        customer = customer_or_404(customer_id)
+        log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.API_READ)
+        return Response(CustomerOutput(customer).data)
 
     @extend_schema(
         operation_id="customers_partial_update",
@@ -204,6 +216,7 @@ class CustomerResolveView(APIView):
         customer = selectors.resolve_customer(**params.validated_data)
         if customer is None:
             raise NotFound(_("No customer is linked to this channel account."))
+        log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.API_READ)
         return Response(CustomerOutput(customer).data)
 
 
@@ -225,6 +238,7 @@ class CustomerLinkView(APIView):
             "linked": (proof["channel"], proof["external_id"]),
             "proved_birth_date": proof.get("birth_date") is not None and proof.get("birth_date") == customer.birth_date,
         }
+        log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.API_READ)
         return Response(LinkedCustomerOutput(customer, context=context).data)
 
 
@@ -255,6 +269,7 @@ class CustomerTimelineView(APIView):
     def get(self, request, customer_id):
         customer = customer_or_404(customer_id)
         limit = parse_limit(request)
+        log_access(request=request, customers=[customer], kind=AccessLogEntry.Kind.API_READ)
         cursor = request.query_params.get("cursor")
         before = _decode_cursor(cursor) if cursor else None
         entries = customer_timeline(customer=customer, limit=limit + 1, before=before)

@@ -115,4 +115,5 @@ def test_mail_shows_points_tier_and_expiring_points(django_capture_on_commit_cal
     )
     with django_capture_on_commit_callbacks(execute=True):
         start_campaign(campaign=campaign)
-    assert mail.outbox[0].body.startswith("残高 1200 / ") and mail.outbox[0].body.endswith("失効 1200")
+    body = mail.outbox[0].body.split("\n\n--\n")[0]  # the legal footer (sender, unsubscribe) follows
+    assert body.startswith("残高 1200 / ") and body.endswith("失効 1200")

@@ -71,9 +71,6 @@ def test_erasure_empties_her_line_data_and_leaves_others(alice):
     assert [link["line_user_id"] for link in after["account_links"]] == ["erased"]
 
 
-@pytest.mark.skipif(
-    not hasattr(registry, "register_personal_data"), reason="the personal-data registry is not in this build yet"
-)
 def test_line_data_is_registered_for_export_and_erasure():
     keys = {source.key for source in registry.personal_data_sources()}
     assert {"channels_hub.line", "campaigns.line"} <= keys

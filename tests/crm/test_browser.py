@@ -109,7 +109,7 @@ def test_store_staff_finds_a_customer_by_phone_and_reads_their_history(live_serv
         page.get_by_role("searchbox").press_sequentially("090-1234-5678", delay=40)
         result = page.locator("#search-results").get_by_role("link", name="Tanaka Hanako")
         expect(result).to_be_visible()
-        expect(page.locator("#search-results")).to_contain_text("090-1234-5678")
+        expect(page.locator("#search-results")).to_contain_text("•••••••5678")  # masked for store staff
         expect(page.locator("#search-results")).not_to_contain_text("Suzuki")
         expect(page).to_have_url(f"{live_server.url}/customers/?q=090-1234-5678")
         assert page.evaluate("window.stillTheSamePage") is True
