@@ -189,3 +189,38 @@ def customers_by_public_ids(public_ids: list[str]):
 
     found = {c.public_id: c for c in Customer.objects.select_related("home_store").filter(public_id__in=public_ids)}
     return [found[p] for p in public_ids if p in found]
+
+
+# --- Offers and coupons -------------------------------------------------------------------------
+def offer_by_public_id(public_id: str):
+    from .models import Offer
+
+    return Offer.objects.filter(public_id=public_id).first()
+
+
+def offer_report(offer) -> dict:
+    """Codes issued and used, and redemptions (not given back) by sales channel and by store."""
+    from django.db.models import Count, Sum
+
+    from .models import Coupon, CouponRedemption
+
+    codes = Coupon.objects.filter(offer=offer).aggregate(issued=Count("pk"), used=Sum("uses"))
+    kept = CouponRedemption.objects.filter(offer=offer, released_at__isnull=True)
+    by_channel = {
+        row["channel"]: {"redemptions": row["n"], "discount": row["d"] or 0}
+        for row in kept.values("channel").annotate(n=Count("pk"), d=Sum("discount")).order_by("channel")
+    }
+    by_store = {
+        row["store__code"] or "": {"redemptions": row["n"], "discount": row["d"] or 0}
+        for row in kept.values("store__code").annotate(n=Count("pk"), d=Sum("discount")).order_by("store__code")
+    }
+    return {
+        "counts": {
+            "codes": codes["issued"] or 0,
+            "redemptions": sum(v["redemptions"] for v in by_channel.values()),
+            "discount": sum(v["discount"] for v in by_channel.values()),
+            "given_back": CouponRedemption.objects.filter(offer=offer, released_at__isnull=False).count(),
+        },
+        "by_channel": by_channel,
+        "by_store": by_store,
+    }
