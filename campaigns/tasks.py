@@ -55,3 +55,11 @@ def requeue_stalled_sends() -> int:
     for campaign_id in ids:
         dispatch_campaign.delay(campaign_id)
     return len(ids)
+
+
+@shared_task(name="campaigns.run_journeys", acks_late=True)
+def run_journeys() -> int:
+    """Every active journey: enter, stop at the goal, carry out due steps. Safe twice or concurrently."""
+    from .services.journeys import run_active_journeys
+
+    return run_active_journeys()
