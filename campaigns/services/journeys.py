@@ -409,20 +409,26 @@ def journey_message_for_token(token: str) -> JourneyMessage | None:
 
 
 def unsubscribe_journey_mail(*, message: JourneyMessage) -> None:
-    """One-click unsubscribe from a journey mail: the same as from a campaign mail (the address goes
-    on the suppression list, email consent withdrawn, source: unsubscribe link)."""
+    """One-click unsubscribe from a journey mail: the same as from a campaign mail."""
+    withdraw_email_consent(customer=message.customer, email=message.email)
+    logger.info("journey unsubscribe journey_id=%s", message.step.journey.public_id)
+
+
+def withdraw_email_consent(*, customer, email: str = "") -> None:
+    """Unsubscribe-all: the address goes on the suppression list and email consent is withdrawn
+    (source: unsubscribe link). Repeating it changes nothing more."""
     from crm.models import ConsentSource
     from crm.selectors import get_customer
     from crm.services import update_customer
 
     with transaction.atomic():
-        if message.email:
-            Suppression.objects.get_or_create(email=message.email, defaults={"reason": Suppression.Reason.UNSUBSCRIBED})
-        customer = get_customer(message.customer.public_id)
-        if customer is not None and customer.email_opt_in:
-            update_customer(customer=customer, email_opt_in=False, consent_source=ConsentSource.UNSUBSCRIBE)
-    logger.info("journey unsubscribe journey_id=%s customer_id=%s", message.step.journey.public_id,
-                message.customer.public_id)  # fmt: skip
+        email = email or customer.email
+        if email:
+            Suppression.objects.get_or_create(email=email, defaults={"reason": Suppression.Reason.UNSUBSCRIBED})
+        survivor = get_customer(customer.public_id)
+        if survivor is not None and survivor.email_opt_in:
+            update_customer(customer=survivor, email_opt_in=False, consent_source=ConsentSource.UNSUBSCRIBE)
+    logger.info("email consent withdrawn customer_id=%s", customer.public_id)
 
 
 def update_mail_preferences(*, customer, topics: list[str], max_per_week: int | None) -> MailPreference:
