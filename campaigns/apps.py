@@ -11,3 +11,9 @@ class CampaignsConfig(AppConfig):
         from . import line_personal_data, panels, receivers, segment_fields  # noqa: F401  register with crm and anymail
 
         line_personal_data.register()
+
+        from crm.registry import register_coupon_provider
+
+        from .services.coupons import hold_coupon_for_order
+
+        register_coupon_provider(hold_coupon_for_order)

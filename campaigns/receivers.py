@@ -4,9 +4,10 @@ from anymail.signals import tracking
 from django.dispatch import receiver
 
 from channels_hub.line.signals import line_follow_changed
-from crm.signals import customers_merged, order_recorded
+from crm.signals import customers_merged, order_recorded, order_returned
 
 from .services import move_campaign_mails, move_purchase_summary, record_esp_event, record_purchases
+from .services.coupons import give_back_coupons_if_fully_returned
 from .services.line_sending import record_line_block
 
 
@@ -23,6 +24,11 @@ def on_customers_merged_move_purchases(sender, winner, loser, merge, **kwargs):
 @receiver(order_recorded, dispatch_uid="campaigns.record_purchases")
 def on_order_recorded(sender, order, **kwargs):
     record_purchases(order=order)
+
+
+@receiver(order_returned, dispatch_uid="campaigns.give_back_coupons")
+def on_order_returned(sender, order, **kwargs):
+    give_back_coupons_if_fully_returned(order=order)
 
 
 @receiver(tracking, dispatch_uid="campaigns.esp_tracking")

@@ -132,3 +132,28 @@ def mail_variable_values(customers) -> dict[int, dict[str, Any]]:
 
 def sample_mail_variable_values() -> dict[str, Any]:
     return {variable.name: variable.sample for variable in mail_variables()}
+
+
+@dataclass(frozen=True)
+class CouponHold:
+    """A coupon reserved (locked) inside a sale's transaction: its discount, and how to record its
+    use once the order row exists."""
+
+    discount: int
+    redeem: Callable[..., Any]  # (order) -> None
+
+
+_coupon_provider: Callable[..., CouponHold] | None = None
+
+
+def register_coupon_provider(provider: Callable[..., CouponHold]) -> None:
+    """`provider(code=, customer=, lines=, channel=, store=, at=)` reserves a coupon inside the order's
+    transaction, or raises (a field error on `coupon_code`, or a DomainError such as coupon_used).
+    campaigns registers it; crm never imports campaigns. When the order pipeline declares its steps
+    here, this becomes the coupon step."""
+    global _coupon_provider  # one provider, set once in AppConfig.ready()
+    _coupon_provider = provider
+
+
+def coupon_provider() -> Callable[..., CouponHold] | None:
+    return _coupon_provider

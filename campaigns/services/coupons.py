@@ -276,3 +276,25 @@ def release_coupons_of_order(*, order: Order) -> int:
     if released:
         logger.info("coupons given back order_id=%s count=%d", order.public_id, released)
     return released
+
+
+def hold_coupon_for_order(*, code: str, customer, lines: list[dict], channel: str, store, at: datetime):
+    """The order path's coupon step (crm.registry.register_coupon_provider): reserve the coupon under
+    its row lock inside the order's transaction; the returned hold records the use on the order."""
+    from crm.registry import CouponHold
+
+    coupon, discount = reserve_coupon(code=code, lines=lines, customer=customer, at=at)
+
+    def redeem(order: Order) -> None:
+        record_redemption(
+            coupon=coupon, discount=discount, reference=order.public_id, channel=channel, customer=customer,
+            store=store, order=order, at=at,
+        )  # fmt: skip
+
+    return CouponHold(discount=discount, redeem=redeem)
+
+
+def give_back_coupons_if_fully_returned(*, order: Order) -> int:
+    if order.status != Order.Status.RETURNED:
+        return 0
+    return release_coupons_of_order(order=order)

@@ -212,6 +212,7 @@ class OrderInput(StrictSerializer):
     ordered_at = MomentField()
     lines = OrderLineInput(many=True, min_length=1, max_length=500)
     redeem_points = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, default=0)
+    coupon_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
     def validate_lines(self, lines):
         if sum(line["quantity"] * line["unit_price"] for line in lines) > MAX_ORDER_YEN:
@@ -241,8 +242,8 @@ class OrderOutput(serializers.ModelSerializer):
         model = Order
         fields = [
             "id", "source", "external_ref", "channel", "store", "fulfilled_from", "customer", "ordered_at",
-            "subtotal", "points_redeemed", "total", "points_earned", "points_balance", "returned_amount", "status",
-            "lines", "created_at",
+            "subtotal", "points_redeemed", "discount", "total", "points_earned", "points_balance", "returned_amount",
+            "status", "lines", "created_at",
         ]  # fmt: skip
 
     @extend_schema_field(serializers.CharField())

@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Customer, Order, OrderLine, OrderReturn, OrderReturnLine, Product, SalesChannel, Store
+from ..registry import coupon_provider
 from ..selectors import get_customer
 from ..signals import order_recorded, order_returned
 
@@ -24,13 +25,15 @@ def record_order(
     lines: list[dict],
     customer: Customer | None = None,
     redeem_points: int = 0,
+    coupon_code: str = "",
 ) -> tuple[Order, bool]:
     """Record a sale from any channel, once: `(source, external_ref)` is unique, so the same order
     sent again (a retry, a concurrent duplicate) returns the original with created=False.
 
     `lines` are ``{product, quantity, unit_price}``. `order_recorded` is sent inside the
     transaction; loyalty and inventory receivers may refuse the order by raising, and then
-    nothing is written.
+    nothing is written. A `coupon_code` is reserved and redeemed in the same transaction (campaigns'
+    coupon provider, crm.registry); a refused coupon refuses the order.
     """
     existing = Order.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
@@ -41,6 +44,8 @@ def record_order(
     subtotal = sum(line["quantity"] * line["unit_price"] for line in lines)
     try:
         with transaction.atomic():
+            coupon = _reserve_coupon(coupon_code, customer=customer, lines=lines, channel=channel, store=store,
+                                     at=ordered_at, room=subtotal - redeem_points)  # fmt: skip
             order = Order.objects.create(
                 source=source,
                 external_ref=external_ref,
@@ -50,7 +55,8 @@ def record_order(
                 ordered_at=ordered_at,
                 subtotal=subtotal,
                 points_redeemed=redeem_points,
-                total=subtotal - redeem_points,
+                discount=coupon.discount if coupon else 0,
+                total=subtotal - redeem_points - (coupon.discount if coupon else 0),
             )
             OrderLine.objects.bulk_create(
                 OrderLine(
@@ -64,6 +70,8 @@ def record_order(
                 )
                 for number, line in enumerate(lines, start=1)
             )
+            if coupon:
+                coupon.redeem(order)
             order_recorded.send(sender=Order, order=order, redeem_points=redeem_points)
     except IntegrityError:
         # A concurrent request recorded the same (source, external_ref) first: answer with that one.
@@ -73,6 +81,18 @@ def record_order(
         return existing, False
     logger.info("order recorded order_id=%s channel=%s", order.public_id, channel)
     return order, True
+
+
+def _reserve_coupon(code: str, *, customer, lines, channel, store, at, room: int):
+    if not code:
+        return None
+    provider = coupon_provider()
+    if provider is None:
+        raise ValidationError({"coupon_code": [_("Coupons are not available.")]})
+    coupon = provider(code=code, customer=customer, lines=lines, channel=channel, store=store, at=at)
+    if coupon.discount > room:
+        raise ValidationError({"coupon_code": [_("The coupon and the points together exceed the order's subtotal.")]})
+    return coupon
 
 
 def _validate_order(*, channel, store, lines, customer, redeem_points) -> None:

@@ -9,7 +9,7 @@ def make_offer(**fields):
     now = timezone.now()
     values = {
         "name": "冬の500円オフ", "kind": "amount", "value": 500, "min_spend": 3000,
-        "valid_from": now - dt.timedelta(days=1), "valid_until": now + dt.timedelta(days=30),
+        "valid_from": now - dt.timedelta(days=400), "valid_until": now + dt.timedelta(days=30),
     }  # fmt: skip
     values.update(fields)
     return create_offer(**values)

@@ -34,3 +34,36 @@ def test_multi_use_code_for_three_is_redeemed_exactly_three_times_by_ten_tills()
     results = run_concurrently(lambda i: _redeem(coupon.code, None, product, "store", i), 10)
     assert sum(isinstance(r, CouponRedemption) for r in results) == 3, results
     assert Coupon.objects.get(pk=coupon.pk).uses == 3
+
+
+def test_the_same_code_on_a_store_sale_and_an_ec_order_at_the_same_instant_is_redeemed_once():
+    from rest_framework.test import APIClient
+
+    from crm.models import Order
+    from crm.services import create_api_key
+    from tests.crm.factories import StoreFactory, WarehouseFactory, stock
+
+    warehouse = WarehouseFactory()
+    product = ProductFactory(sku="COAT-9", price=20000)
+    stock(product, warehouse)
+    StoreFactory(code="SHIBUYA")
+    customer = CustomerFactory()
+    coupon = make_coupon(customer=customer)
+    key = create_api_key(name="pos-and-ec", scopes=["orders:write"])[1]
+
+    def order(i):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        body = {
+            "source": "pos" if i == 0 else "ec", "external_ref": f"R-{i}", "channel": "store" if i == 0 else "ec",
+            "customer": customer.public_id, "ordered_at": "2026-11-20T14:05:00+09:00", "coupon_code": coupon.code,
+            "lines": [{"sku": "COAT-9", "quantity": 1, "unit_price": 20000}],
+        }  # fmt: skip
+        if i == 0:
+            body["store"] = "SHIBUYA"
+        return client.post("/api/v1/orders/", body, format="json")
+
+    responses = run_concurrently(order, 2)
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.content for r in responses]
+    assert [r.json()["code"] for r in responses if r.status_code == 409] == ["coupon_used"]
+    assert Order.objects.count() == 1 and Coupon.objects.get(pk=coupon.pk).uses == 1
