@@ -8,9 +8,10 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import line_personal_data, panels, receivers, segment_fields  # noqa: F401  register with crm and anymail
+        from . import journey_personal_data, line_personal_data, panels, receivers, segment_fields  # noqa: F401  register with crm and anymail
 
         line_personal_data.register()
+        journey_personal_data.register()
 
         from crm.registry import register_coupon_provider
 

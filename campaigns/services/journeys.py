@@ -443,3 +443,19 @@ def update_mail_preferences(*, customer, topics: list[str], max_per_week: int | 
     )
     logger.info("mail preferences updated customer_id=%s", customer.public_id)
     return preference
+
+
+def move_journeys_and_coupons(*, winner, loser, merge) -> int:
+    """On a customer merge: the loser's coupons and journey mails move to the winner; the loser's
+    journeys in progress end (the winner is evaluated on their own), and a preference of the loser's
+    is kept only if the winner has none."""
+    from ..models import Coupon
+
+    coupons = Coupon.objects.filter(customer=loser).update(customer=winner)
+    mails = JourneyMessage.objects.filter(customer=loser).update(customer=winner)
+    Enrollment.objects.filter(customer=loser, state=Enrollment.State.ACTIVE).update(state=Enrollment.State.EXITED)
+    if not MailPreference.objects.filter(customer=winner).exists():
+        MailPreference.objects.filter(customer=loser).update(customer=winner)
+    if coupons or mails:
+        merge.moved["coupons"], merge.moved["journey_mails"] = coupons, mails
+    return coupons + mails

@@ -269,3 +269,18 @@ def test_a_journey_with_a_bad_sender_or_missing_segment_is_refused():
     with pytest.raises(ValidationError) as error:
         save_journey(journey=Journey(name="x", trigger="segment_entered", from_email="nobody"), steps=[MAIL])
     assert {"from_email", "segment"} <= set(error.value.message_dict)
+
+
+def test_a_merge_moves_coupons_and_journey_mails_to_the_survivor():
+    from crm.services.merges import merge_customers
+
+    from .coupon_support import make_coupon
+
+    journey = make_journey()
+    loser = created(email_opt_in=True)
+    winner = CustomerFactory()
+    run_journey(journey=journey, now=NOON)
+    coupon = make_coupon(customer=loser)
+    merge_customers(winner=winner, loser=loser, reason="同一人物")
+    assert Coupon.objects.get(pk=coupon.pk).customer == winner
+    assert JourneyMessage.objects.get().customer == winner

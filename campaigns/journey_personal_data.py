@@ -1,0 +1,57 @@
+"""The journeys-and-coupons part of campaigns' export and erasure (APPI): journey mails (with the
+address they went to), coupons issued to the person and their uses, and mail preferences."""
+
+from crm import registry
+
+from .models import Coupon, CouponRedemption, JourneyEnrollment, JourneyMessage, MailPreference
+
+ERASED = "erased"
+
+
+def export_journeys_and_coupons(person) -> dict:
+    ids = person.customer_ids
+    preference = MailPreference.objects.filter(customer_id__in=ids).first()
+    return {
+        "journey_mails": [
+            {"journey": m.step.journey.public_id, "step": m.step.position, "email": m.email, "state": m.state,
+             "sent_at": m.sent_at}
+            for m in JourneyMessage.objects.filter(customer_id__in=ids).select_related("step__journey").order_by("pk")
+        ],
+        "coupons": [
+            {"code": c.code, "offer": c.offer.public_id, "uses": c.uses, "max_uses": c.max_uses,
+             "issued_at": c.created_at}
+            for c in Coupon.objects.filter(customer_id__in=ids).select_related("offer").order_by("pk")
+        ],
+        "coupon_redemptions": [
+            {"offer": r.offer.public_id, "channel": r.channel, "discount": r.discount, "redeemed_at": r.redeemed_at}
+            for r in CouponRedemption.objects.filter(customer_id__in=ids).select_related("offer").order_by("pk")
+        ],
+        "mail_preferences": {"topics": preference.topics, "max_per_week": preference.max_per_week}
+        if preference else None,
+    }  # fmt: skip
+
+
+def erase_journeys_and_coupons(person) -> dict:
+    """Addresses anonymised, journeys ended, preferences deleted; coupons and their uses kept (counts)."""
+    ids = person.customer_ids
+    return {
+        "journey_mails": JourneyMessage.objects.filter(customer_id__in=ids).exclude(email="").update(email=ERASED),
+        "journey_enrollments": JourneyEnrollment.objects.filter(customer_id__in=ids, state="active").update(
+            state=JourneyEnrollment.State.EXITED
+        ),
+        "mail_preferences": MailPreference.objects.filter(customer_id__in=ids).delete()[0],
+    }
+
+
+def register() -> None:
+    if not hasattr(registry, "register_personal_data"):
+        return  # the personal-data registry (export_customer / erase_customer) is not in this build yet
+    registry.register_personal_data(
+        registry.PersonalDataSource(
+            key="campaigns.journeys",
+            export=export_journeys_and_coupons,
+            erase=erase_journeys_and_coupons,
+            anonymises={"campaigns.JourneyMessage": ("customer", "email")},
+            position=56,
+        )
+    )
