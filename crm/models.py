@@ -282,7 +282,7 @@ class Order(models.Model):
     ordered_at = models.DateTimeField(_("ordered at"))
     subtotal = models.PositiveIntegerField(_("subtotal (yen)"))
     points_redeemed = models.PositiveIntegerField(_("points redeemed"), default=0)
-    discount = models.PositiveIntegerField(_("coupon discount (yen)"), default=0)
+    discount = models.PositiveIntegerField(_("coupon discount (yen)"), default=0, db_default=0)
     total = models.PositiveIntegerField(
         _("paid (yen)"), help_text=_("Subtotal less points redeemed and coupon discount.")
     )
