@@ -277,3 +277,10 @@ def journey_report(journey, *, days: int | None = None) -> dict:
         "states": states, "entered": sum(states.values()), "steps": steps, "attribution": groups,
         "attribution_days": days, "coupons_by_channel": coupons_by_channel, "coupons_by_store": coupons_by_store,
     }  # fmt: skip
+
+
+def customer_coupons(*, customer, limit: int = 10):
+    """The customer's newest coupons, with their offer: what staff read out at the till or on the phone."""
+    from .models import Coupon
+
+    return list(Coupon.objects.filter(customer=customer).select_related("offer").order_by("-created_at")[:limit])

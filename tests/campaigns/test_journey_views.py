@@ -149,3 +149,11 @@ def test_coupon_qr_code_is_served_for_a_signed_link_only(client):
     response = client.get(url[url.index("/campaigns/") :])
     assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
     assert client.get(f"/campaigns/qr/{coupon.code}.svg").status_code == 404
+
+
+def test_store_staff_see_a_customers_coupons_on_the_customer_page(client):
+    customer = CustomerFactory()
+    coupon = make_coupon(customer=customer)
+    login_as(client, UserFactory(role="store_staff"))
+    page = client.get(f"/customers/{customer.public_id}/").content.decode()
+    assert coupon.code in page and coupon.offer.name in page
