@@ -104,7 +104,9 @@ def save_journey(*, journey: Journey, steps: list[dict], actor=None) -> Journey:
         if journey.pk is not None:
             locked = Journey.objects.select_for_update().get(pk=journey.pk)
             if locked.enrollments.filter(state=Enrollment.State.ACTIVE).exists():
-                raise InvalidState(_("Customers are in this journey: pause it and let them finish before editing."))
+                raise InvalidState(
+                    _("Customers are in this journey: its steps cannot change until they have finished it.")
+                )
         elif actor is not None:
             journey.created_by = actor
         journey.save()

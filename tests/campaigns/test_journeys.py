@@ -284,3 +284,16 @@ def test_a_merge_moves_coupons_and_journey_mails_to_the_survivor():
     merge_customers(winner=winner, loser=loser, reason="同一人物")
     assert Coupon.objects.get(pk=coupon.pk).customer == winner
     assert JourneyMessage.objects.get().customer == winner
+
+
+def test_steps_cannot_change_while_customers_are_in_the_journey():
+    from campaigns.services.journeys import pause_journey
+    from crm.exceptions import InvalidState
+
+    journey = make_journey(steps=[{"kind": "wait", "wait_days": 5}, MAIL])
+    created(email_opt_in=True)
+    run_journey(journey=journey, now=NOON)
+    journey = pause_journey(journey=journey)
+    with pytest.raises(InvalidState):
+        save_journey(journey=journey, steps=[MAIL])
+    assert journey.steps.count() == 2
