@@ -13,8 +13,13 @@ class CampaignsConfig(AppConfig):
         line_personal_data.register()
         journey_personal_data.register()
 
-        from crm.registry import register_coupon_provider
+        from crm.registry import COUPON_STEP, OrderStep, ReturnStep, register_order_step, register_return_step
 
-        from .services.coupons import hold_coupon_for_order
+        from .services import coupons
 
-        register_coupon_provider(hold_coupon_for_order)
+        # The coupon step of crm's order pipeline: before points (the discount comes off what is paid).
+        register_order_step(
+            OrderStep(COUPON_STEP, position=10, locks="coupon", prepare=coupons.prepare_order_coupon,
+                      write=coupons.write_order_coupon)
+        )  # fmt: skip
+        register_return_step(ReturnStep(COUPON_STEP, position=10, locks="coupon", write=coupons.give_back_order_coupon))

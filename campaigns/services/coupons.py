@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.exceptions import DomainError
 from crm.models import Customer, Order, Store
 from crm.ratelimit import AttemptLimit
+from crm.registry import COUPON_STEP
 
 from ..models import Coupon, CouponRedemption, Offer
 
@@ -278,23 +279,33 @@ def release_coupons_of_order(*, order: Order) -> int:
     return released
 
 
-def hold_coupon_for_order(*, code: str, customer, lines: list[dict], channel: str, store, at: datetime):
-    """The order path's coupon step (crm.registry.register_coupon_provider): reserve the coupon under
-    its row lock inside the order's transaction; the returned hold records the use on the order."""
-    from crm.registry import CouponHold
+# --- The order pipeline's coupon step (crm/registry.py, position 10, locks: coupon) --------------
+def prepare_order_coupon(draft) -> None:
+    """Reserve the order's coupon under its row lock and take its discount off the total, before
+    points are earned on what is paid. Refuses the order (nothing written) when the coupon cannot be
+    used: 409 coupon_used / coupon_expired / coupon_not_applicable, or a 400 on `coupon_code`."""
+    if not draft.coupon_code:
+        return
+    lines = [{"product": line.product, "quantity": line.quantity, "unit_price": line.unit_price}
+             for line in draft.lines]  # fmt: skip
+    coupon, discount = reserve_coupon(code=draft.coupon_code, lines=lines, customer=draft.customer,
+                                      at=draft.ordered_at)  # fmt: skip
+    if discount > draft.total:
+        raise ValidationError({"coupon_code": [_("The coupon and the points together exceed the order's subtotal.")]})
+    draft.discount, draft.total = discount, draft.total - discount
+    draft.plans[COUPON_STEP] = coupon
 
-    coupon, discount = reserve_coupon(code=code, lines=lines, customer=customer, at=at)
 
-    def redeem(order: Order) -> None:
+def write_order_coupon(draft) -> None:
+    coupon = draft.plans.get(COUPON_STEP)
+    if coupon is not None:
         record_redemption(
-            coupon=coupon, discount=discount, reference=order.public_id, channel=channel, customer=customer,
-            store=store, order=order, at=at,
+            coupon=coupon, discount=draft.discount, reference=draft.order.public_id, channel=draft.channel,
+            customer=draft.customer, store=draft.store, order=draft.order, at=draft.ordered_at,
         )  # fmt: skip
 
-    return CouponHold(discount=discount, redeem=redeem)
 
-
-def give_back_coupons_if_fully_returned(*, order: Order) -> int:
-    if order.status != Order.Status.RETURNED:
-        return 0
-    return release_coupons_of_order(order=order)
+def give_back_order_coupon(draft) -> None:
+    """Return step: a fully returned order gives its coupon back, in the return's transaction."""
+    if draft.order.status == Order.Status.RETURNED:
+        release_coupons_of_order(order=draft.order)
