@@ -49,6 +49,7 @@ Enrollment = JourneyEnrollment
 MessageState = JourneyMessage.State
 CHUNK = 200  # due enrollments handled per transaction-free batch (contexts and caps read per batch)
 MAX_STEPS = 20
+ANALYZE_AFTER = 10_000  # enrollments inserted by one run after which the table's statistics are refreshed
 
 
 # --- Building ------------------------------------------------------------------------------------
@@ -169,6 +170,10 @@ def enter_customers(*, journey: Journey, now: datetime) -> int:
             [journey.pk, journey.pk, journey.holdout_percent, moment, moment, *params, journey.pk],
         )
         entered = max(cursor.rowcount, 0)
+        if entered >= ANALYZE_AFTER and connection.vendor == "postgresql":
+            # Fresh statistics, so that the next run's NOT EXISTS is a hash anti-join: planned on an
+            # "empty" table it became a nested loop (500 s instead of 1 s at 78,000 entrants).
+            cursor.execute(f"ANALYZE {table}")
     if entered:
         logger.info("journey entered journey_id=%s count=%d", journey.public_id, entered)
     return entered
