@@ -261,6 +261,7 @@ class OrderOutput(serializers.ModelSerializer):
             "ordered_at": iso_datetime(order.ordered_at),
             "subtotal": order.subtotal,
             "points_redeemed": order.points_redeemed,
+            "discount": order.discount,
             "total": order.total,
             "points_earned": order.points_earned,
             "points_balance": self.get_points_balance(order),
