@@ -8,8 +8,28 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import demo, line_personal_data, panels, personal_data, receivers, segment_fields  # noqa: F401  register with crm and anymail
+        from . import (  # noqa: F401  register with crm and anymail
+            demo,
+            journey_personal_data,
+            line_personal_data,
+            panels,
+            personal_data,
+            receivers,
+            segment_fields,
+        )
 
         personal_data.register()
         line_personal_data.register()
         demo.register()
+        journey_personal_data.register()
+
+        from crm.registry import COUPON_STEP, OrderStep, ReturnStep, register_order_step, register_return_step
+
+        from .services import coupons
+
+        # The coupon step of crm's order pipeline: before points (the discount comes off what is paid).
+        register_order_step(
+            OrderStep(COUPON_STEP, position=10, locks="coupon", prepare=coupons.prepare_order_coupon,
+                      write=coupons.write_order_coupon)
+        )  # fmt: skip
+        register_return_step(ReturnStep(COUPON_STEP, position=10, locks="coupon", write=coupons.give_back_order_coupon))

@@ -16,6 +16,9 @@ CAMPAIGNS_MARK_SENT_PATIENCE    how long a worker keeps trying to record "sent" 
                                 database was unreachable (after that the mail may be sent again)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 CAMPAIGNS_ESP_WEBHOOK_TOLERANCE     seconds a signed webhook's timestamp may differ from now (default 900)
+CAMPAIGNS_WEEKLY_CAP            at most this many marketing mails (campaigns and journeys together) per customer in 7
+                                days; journey mails over it wait a day (0 = no cap; a customer may choose fewer)
+CAMPAIGNS_QUIET_HOURS           (start hour, end hour) in Asia/Tokyo during which journeys send nothing (default 21–8)
 """
 
 from datetime import timedelta
@@ -80,3 +83,11 @@ def queue_horizon() -> float:
 
 def mark_sent_patience() -> timedelta:
     return getattr(settings, "CAMPAIGNS_MARK_SENT_PATIENCE", timedelta(minutes=5))
+
+
+def weekly_cap() -> int:
+    return getattr(settings, "CAMPAIGNS_WEEKLY_CAP", 3)
+
+
+def quiet_hours() -> tuple[int, int] | None:
+    return getattr(settings, "CAMPAIGNS_QUIET_HOURS", (21, 8))

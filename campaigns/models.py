@@ -255,3 +255,12 @@ class PurchaseSummary(models.Model):
 
     def __str__(self):
         return f"{self.customer_id}:{self.product_id} {self.channel}"
+
+
+from .models_coupons import Coupon, CouponRedemption, Offer  # noqa: E402
+from .models_journeys import Journey, JourneyEnrollment, JourneyMessage, JourneyStep, MailPreference  # noqa: E402
+
+__all__ = [
+    "Campaign", "CampaignRecipient", "Coupon", "CouponRedemption", "Journey", "JourneyEnrollment", "JourneyMessage",
+    "JourneyStep", "MailEvent", "MailPreference", "Offer", "PurchaseSummary", "Segment", "Suppression",
+]  # fmt: skip

@@ -19,3 +19,15 @@ register_panel(
 )  # fmt: skip
 register_timeline_source("campaigns.mails", selectors.campaign_mail_timeline)
 register_nav_item(NavItem("campaigns", _("Campaigns"), "campaigns:campaign_list", "campaigns.view_campaign", order=60))
+
+
+def _coupons_context(customer, request):
+    return {"customer_coupons": selectors.customer_coupons(customer=customer)}
+
+
+register_panel(
+    Panel(
+        "coupons", _("Coupons"), "campaigns/panels/coupons.html", _coupons_context,
+        order=75, permission="campaigns.view_coupon",
+    )
+)  # fmt: skip

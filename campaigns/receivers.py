@@ -7,6 +7,7 @@ from channels_hub.line.signals import line_follow_changed
 from crm.signals import customers_merged, order_recorded
 
 from .services import move_campaign_mails, move_purchase_summary, record_esp_event
+from .services.journeys import move_journeys_and_coupons
 from .services.line_sending import record_line_block
 from .tasks import record_order_purchases
 
@@ -24,6 +25,11 @@ def on_customers_merged_move_purchases(sender, winner, loser, merge, **kwargs):
 @receiver(order_recorded, dispatch_uid="campaigns.record_purchases")
 def on_order_recorded(sender, order, **kwargs):
     record_order_purchases.delay(order.pk)  # sent after the sale committed; a fault here cannot refuse it
+
+
+@receiver(customers_merged, dispatch_uid="campaigns.move_journeys_and_coupons")
+def on_customers_merged_move_journeys(sender, winner, loser, merge, **kwargs):
+    move_journeys_and_coupons(winner=winner, loser=loser, merge=merge)
 
 
 @receiver(tracking, dispatch_uid="campaigns.esp_tracking")

@@ -31,7 +31,8 @@ from .template_sandbox import TemplateLimitExceeded
 
 CUSTOMER_FIELDS = ("family_name", "given_name", "points_balance", "tier", "home_store", "points_expiring")
 PRODUCT_FIELDS = ("sku", "name", "brand", "price", "category")
-ROOT_VARIABLES = ("customer", "unsubscribe_url", "products", "campaign_name")
+# `coupon` is filled in journey mails after an "issue a coupon" step (empty elsewhere).
+ROOT_VARIABLES = ("customer", "unsubscribe_url", "preferences_url", "products", "campaign_name", "coupon")
 FORBIDDEN_TAGS = {
     "include", "extends", "load", "debug", "url", "csrf_token", "block", "ssi", "static", "autoescape", "lorem",
 }  # fmt: skip
@@ -251,7 +252,9 @@ def _largest_context() -> dict:
     product = {"sku": "S" * 64, "name": "N" * 200, "brand": "B" * 64, "price": 10**8, "category": "C" * 64}
     return {
         "customer": customer, "unsubscribe_url": "https://" + "u" * 200, "products": [product] * 20,
-        "campaign_name": "C" * 200,
+        "campaign_name": "C" * 200, "preferences_url": "https://" + "p" * 200,
+        "coupon": {"code": "C" * 12, "printed": "C" * 14, "offer": "O" * 200, "valid_until": "2099-12-31",
+                   "qr_url": "https://" + "q" * 300},
     }  # fmt: skip
 
 

@@ -189,3 +189,98 @@ def customers_by_public_ids(public_ids: list[str]):
 
     found = {c.public_id: c for c in Customer.objects.select_related("home_store").filter(public_id__in=public_ids)}
     return [found[p] for p in public_ids if p in found]
+
+
+# --- Offers and coupons -------------------------------------------------------------------------
+def offer_by_public_id(public_id: str):
+    from .models import Offer
+
+    return Offer.objects.filter(public_id=public_id).first()
+
+
+def offer_report(offer) -> dict:
+    """Codes issued and used, and redemptions (not given back) by sales channel and by store."""
+    from django.db.models import Count, Sum
+
+    from .models import Coupon, CouponRedemption
+
+    codes = Coupon.objects.filter(offer=offer).aggregate(issued=Count("pk"), used=Sum("uses"))
+    kept = CouponRedemption.objects.filter(offer=offer, released_at__isnull=True)
+    by_channel = {
+        row["channel"]: {"redemptions": row["n"], "discount": row["d"] or 0}
+        for row in kept.values("channel").annotate(n=Count("pk"), d=Sum("discount")).order_by("channel")
+    }
+    by_store = {
+        row["store__code"] or "": {"redemptions": row["n"], "discount": row["d"] or 0}
+        for row in kept.values("store__code").annotate(n=Count("pk"), d=Sum("discount")).order_by("store__code")
+    }
+    return {
+        "counts": {
+            "codes": codes["issued"] or 0,
+            "redemptions": sum(v["redemptions"] for v in by_channel.values()),
+            "discount": sum(v["discount"] for v in by_channel.values()),
+            "given_back": CouponRedemption.objects.filter(offer=offer, released_at__isnull=False).count(),
+        },
+        "by_channel": by_channel,
+        "by_store": by_store,
+    }
+
+
+# --- Journeys -----------------------------------------------------------------------------------
+def journey_report(journey, *, days: int | None = None) -> dict:
+    """Who entered and where they are; each step's mails; purchases after entering (mailed vs hold-out,
+    by sales channel) and the journey's coupons redeemed, by channel and store."""
+    from datetime import timedelta
+
+    from django.db.models import Count, Exists, OuterRef, Sum
+
+    from crm.models import Order
+
+    from . import conf
+    from .models import CouponRedemption, JourneyEnrollment, JourneyMessage
+
+    days = days or conf.attribution_days()
+    enrollments = JourneyEnrollment.objects.filter(journey=journey)
+    states = dict(enrollments.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    per_step = {}
+    for step_id, state, n in (
+        JourneyMessage.objects.filter(step__journey=journey).values_list("step_id", "state").annotate(n=Count("pk"))
+    ):
+        per_step.setdefault(step_id, {})[state] = n
+    steps = [{"step": s, "counts": per_step.get(s.pk, {})} for s in journey.steps.select_related("offer")]
+    groups = {}
+    for name, holdout in (("mailed", False), ("holdout", True)):
+        entered = enrollments.filter(holdout=holdout)
+        after = JourneyEnrollment.objects.filter(
+            journey=journey, holdout=holdout, customer=OuterRef("customer"), entered_at__lt=OuterRef("ordered_at"),
+            entered_at__gte=OuterRef("ordered_at") - timedelta(days=days),
+        )  # fmt: skip
+        orders = Order.objects.filter(Exists(after))
+        by_channel = {
+            row["channel"]: {"orders": row["n"], "revenue": row["r"] or 0}
+            for row in orders.values("channel").annotate(n=Count("pk"), r=Sum("total")).order_by("channel")
+        }
+        customers = entered.count()
+        buyers = orders.values("customer").distinct().count()
+        groups[name] = {
+            "customers": customers, "buyers": buyers, "by_channel": by_channel,
+            "conversion": round(100 * buyers / customers, 1) if customers else None,
+        }  # fmt: skip
+    redemptions = CouponRedemption.objects.filter(coupon__enrollment__journey=journey, released_at__isnull=True)
+    coupons_by_channel = list(
+        redemptions.values("channel").annotate(n=Count("pk"), d=Sum("discount")).order_by("channel")
+    )
+    coupons_by_store = list(
+        redemptions.values("store__code", "store__name").annotate(n=Count("pk"), d=Sum("discount")).order_by("-n")
+    )
+    return {
+        "states": states, "entered": sum(states.values()), "steps": steps, "attribution": groups,
+        "attribution_days": days, "coupons_by_channel": coupons_by_channel, "coupons_by_store": coupons_by_store,
+    }  # fmt: skip
+
+
+def customer_coupons(*, customer, limit: int = 10):
+    """The customer's newest coupons, with their offer: what staff read out at the till or on the phone."""
+    from .models import Coupon
+
+    return list(Coupon.objects.filter(customer=customer).select_related("offer").order_by("-created_at")[:limit])

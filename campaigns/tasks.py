@@ -74,3 +74,11 @@ def record_order_purchases(order_id: int) -> int:
     keeps the later time). Queued after the sale commits, so the sale never waits for it."""
     order = Order.objects.filter(pk=order_id).first()
     return record_purchases(order=order) if order is not None else 0
+
+
+@shared_task(name="campaigns.run_journeys", acks_late=True)
+def run_journeys() -> int:
+    """Every active journey: enter, stop at the goal, carry out due steps. Safe twice or concurrently."""
+    from .services.journeys import run_active_journeys
+
+    return run_active_journeys()

@@ -3,7 +3,10 @@ ids only and do not expire: an unsubscribe link must keep working in a mail read
 
 from django.core import signing
 
-_SALTS = {"unsubscribe": "campaigns.unsubscribe", "open": "campaigns.open", "click": "campaigns.click"}
+_SALTS = {
+    "unsubscribe": "campaigns.unsubscribe", "open": "campaigns.open", "click": "campaigns.click",
+    "preferences": "campaigns.preferences", "coupon": "campaigns.coupon",
+}  # fmt: skip
 
 
 def make_token(purpose: str, *, campaign_id: str, customer_id: str, url: str = "") -> str:

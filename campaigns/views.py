@@ -339,10 +339,23 @@ def unsubscribe(request, token):
     from that button or from the mail client's one-click."""
     recipient, _payload = recipient_for_token("unsubscribe", token)
     if recipient is None:
-        return render(request, "campaigns/unsubscribe_invalid.html", status=404)
+        return _unsubscribe_journey_mail(request, token)
     context = {"campaign": recipient.campaign, "line": recipient.channel == recipient.Channel.LINE}
     if request.method == "POST":
         unsubscribe_recipient(recipient=recipient)
+        return render(request, "campaigns/unsubscribe_done.html", context)
+    return render(request, "campaigns/unsubscribe_confirm.html", {**context, "token": token})
+
+
+def _unsubscribe_journey_mail(request, token):
+    from .services.journeys import journey_message_for_token, unsubscribe_journey_mail
+
+    message = journey_message_for_token(token)
+    if message is None:
+        return render(request, "campaigns/unsubscribe_invalid.html", status=404)
+    context = {"campaign": message.step.journey, "line": False}
+    if request.method == "POST":
+        unsubscribe_journey_mail(message=message)
         return render(request, "campaigns/unsubscribe_done.html", context)
     return render(request, "campaigns/unsubscribe_confirm.html", {**context, "token": token})
 

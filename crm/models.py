@@ -290,7 +290,10 @@ class Order(models.Model):
     ordered_at = models.DateTimeField(_("ordered at"))
     subtotal = models.PositiveIntegerField(_("subtotal (yen)"))
     points_redeemed = models.PositiveIntegerField(_("points redeemed"), default=0)
-    total = models.PositiveIntegerField(_("paid (yen)"), help_text=_("Subtotal less points redeemed."))
+    discount = models.PositiveIntegerField(_("coupon discount (yen)"), default=0, db_default=0)
+    total = models.PositiveIntegerField(
+        _("paid (yen)"), help_text=_("Subtotal less points redeemed and coupon discount.")
+    )
     points_earned = models.PositiveIntegerField(_("points earned"), default=0)
     returned_amount = models.PositiveIntegerField(_("returned (yen)"), default=0)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.COMPLETED)
@@ -301,7 +304,9 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         constraints = [
             models.UniqueConstraint(fields=["source", "external_ref"], name="crm_order_unique_source_ref"),
-            models.CheckConstraint(condition=Q(total=F("subtotal") - F("points_redeemed")), name="crm_order_total"),
+            models.CheckConstraint(
+                condition=Q(total=F("subtotal") - F("points_redeemed") - F("discount")), name="crm_order_total"
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "-ordered_at"], name="crm_order_customer_time"),

@@ -31,13 +31,15 @@ The global lock order. Every path that locks takes rows in this order, never bac
 transactions never wait on each other in a circle (``LOCK_ORDER``, pinned by
 ``tests/crm/test_pipeline.py``):
 
-  customer → order (returns) → point account → stock levels
+  customer → order (returns) → coupon → point account → stock levels
 
 Stock levels of one location are locked in primary-key order in one statement. The one path that
 needs several locations (an EC/app order whose warehouse falls short) holds its shipping location's
 rows and then locks every candidate row of the stores in ONE pk-ordered statement and chooses in
 memory; every other path locks rows of a single location, so no path waits for a warehouse row
-while holding a store row. Positions: ``loyalty.points`` 20 (locks the point account),
+while holding a store row. Positions: ``campaigns.coupon`` 10 (locks the coupon row; its discount
+comes off the total before points are earned on what is paid), ``loyalty.points`` 20 (locks the
+point account),
 ``inventory.stock`` 30 (locks stock levels). A new step that locks something takes the position of
 its place in this order and says so in ``locks``.
 
@@ -60,7 +62,8 @@ from .privacy.registry import (  # noqa: F401  each app's part of a person's exp
     register_personal_data,
 )
 
-LOCK_ORDER = ("customer", "order", "point account", "stock levels")
+LOCK_ORDER = ("customer", "order", "coupon", "point account", "stock levels")
+COUPON_STEP = "campaigns.coupon"  # the step that reads OrderDraft.coupon_code (crm refuses a code without it)
 
 
 # --- The order pipeline -------------------------------------------------------------------------
@@ -91,7 +94,9 @@ class OrderDraft:
     redeem_points: int
     subtotal: int
     total: int
+    coupon_code: str = ""  # a coupon to redeem with this sale (campaigns' coupon step, position 10)
     # filled in by steps' prepare(), written with the order row
+    discount: int = 0  # the coupon's discount, already taken off `total`
     points_earned: int = 0
     fulfilled_from: Any = None  # crm.Store when another location ships
     # set by crm once the row is written, before the steps' write()

@@ -90,6 +90,8 @@ def urls_for(campaign: Campaign, customer_id: str) -> dict:
     return {
         "unsubscribe": f"{base}/campaigns/u/{token}/",
         "open": f"{base}/campaigns/t/o/{make_token('open', campaign_id=campaign.public_id, customer_id=customer_id)}/",
+        # The preference centre (topics, mails a week), the same page for campaign and journey mails.
+        "preferences": f"{base}/campaigns/p/{make_token('preferences', campaign_id='', customer_id=customer_id)}/",
     }
 
 
@@ -114,6 +116,7 @@ def render_for(
         **(extra or {}),
         "customer": customer,
         "unsubscribe_url": urls["unsubscribe"],
+        "preferences_url": urls["preferences"],
         "products": products,
         "campaign_name": campaign.name,
     }

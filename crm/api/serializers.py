@@ -219,6 +219,7 @@ class OrderInput(StrictSerializer):
     ordered_at = MomentField()
     lines = OrderLineInput(many=True, min_length=1, max_length=500)
     redeem_points = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, default=0)
+    coupon_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
     def validate_lines(self, lines):
         if sum(line["quantity"] * line["unit_price"] for line in lines) > MAX_ORDER_YEN:
@@ -248,8 +249,8 @@ class OrderOutput(serializers.ModelSerializer):
         model = Order
         fields = [
             "id", "source", "external_ref", "channel", "store", "fulfilled_from", "customer", "ordered_at",
-            "subtotal", "points_redeemed", "total", "points_earned", "points_balance", "returned_amount", "status",
-            "lines", "created_at",
+            "subtotal", "points_redeemed", "discount", "total", "points_earned", "points_balance", "returned_amount",
+            "status", "lines", "created_at",
         ]  # fmt: skip
 
     def to_representation(self, order) -> dict:
@@ -267,6 +268,7 @@ class OrderOutput(serializers.ModelSerializer):
             "ordered_at": iso_datetime(order.ordered_at),
             "subtotal": order.subtotal,
             "points_redeemed": order.points_redeemed,
+            "discount": order.discount,
             "total": order.total,
             "points_earned": order.points_earned,
             "points_balance": self.get_points_balance(order),

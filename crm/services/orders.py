@@ -13,7 +13,7 @@ from ..exceptions import ReferenceConflict
 from ..ids import new_order_id
 from ..models import Customer, Order, OrderLine, OrderReturn, OrderReturnLine, Product, SalesChannel, Store
 from ..money import points_in_yen
-from ..registry import DraftLine, OrderDraft, ReturnDraft, order_steps, return_steps
+from ..registry import COUPON_STEP, DraftLine, OrderDraft, ReturnDraft, order_steps, return_steps
 from ..selectors import get_customer
 from ..signals import order_recorded, order_returned
 from ..transactions import service_atomic
@@ -31,6 +31,7 @@ def record_order(
     lines: list[dict],
     customer: Customer | None = None,
     redeem_points: int = 0,
+    coupon_code: str = "",
 ) -> tuple[Order, bool]:
     """Record a sale from any channel, once: `(source, external_ref)` is unique, so the same order
     sent again (a retry, a concurrent duplicate) returns the original with created=False, and the
@@ -41,7 +42,8 @@ def record_order(
     crm.registry (points, stock, …) run inside the transaction and may refuse the order by raising;
     then nothing is written. The order row is written once, with what the steps decided. See the
     pipeline contract in crm/registry.py; a new kind of input (e.g. a fulfilment choice) becomes an
-    argument here and a field of OrderDraft, so that every step sees it.
+    argument here and a field of OrderDraft, so that every step sees it. A `coupon_code` is such an
+    input: campaigns' coupon step reserves it and takes its discount off the total.
     """
     existing = Order.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
@@ -56,8 +58,11 @@ def record_order(
             lines=[DraftLine(number, line["product"], line["quantity"], line["unit_price"])
                    for number, line in enumerate(lines, start=1)],
             redeem_points=redeem_points, subtotal=subtotal, total=subtotal - points_in_yen(redeem_points),
+            coupon_code=(coupon_code or "").strip(),
         )  # fmt: skip
         steps = order_steps()
+        if draft.coupon_code and not any(step.name == COUPON_STEP for step in steps):
+            raise ValidationError({"coupon_code": [_("Coupons are not available.")]})
         for step in steps:
             step.prepare(draft)
         order = _write_order(draft)
@@ -95,7 +100,8 @@ def _write_order(draft: OrderDraft) -> Order | None:
     order = Order(
         public_id=draft.public_id, source=draft.source, external_ref=draft.external_ref, channel=draft.channel,
         store=draft.store, customer=draft.customer, ordered_at=draft.ordered_at, subtotal=draft.subtotal,
-        points_redeemed=draft.redeem_points, total=draft.total, points_earned=draft.points_earned,
+        points_redeemed=draft.redeem_points, discount=draft.discount, total=draft.total,
+        points_earned=draft.points_earned,
         fulfilled_from=draft.fulfilled_from,
     )  # fmt: skip
     meta = Order._meta

@@ -26,14 +26,15 @@ NOW = dt.datetime(2026, 11, 20, 5, 0, tzinfo=dt.UTC)
 def test_steps_are_declared_in_the_global_lock_order():
     steps = registry.order_steps()
     assert [(s.name, s.position, s.locks) for s in steps] == [
+        ("campaigns.coupon", 10, "coupon"),
         ("loyalty.points", 20, "point account"),
         ("inventory.stock", 30, "stock levels"),
     ]
-    assert registry.LOCK_ORDER == ("customer", "order", "point account", "stock levels")
+    assert registry.LOCK_ORDER == ("customer", "order", "coupon", "point account", "stock levels")
     for kind in (registry.order_steps(), registry.return_steps()):
         ranks = [registry.LOCK_ORDER.index(s.locks) for s in kind if s.locks]
         assert ranks == sorted(ranks), "a step locks something that comes before an earlier step's locks"
-    assert [s.name for s in registry.return_steps()] == ["loyalty.points", "inventory.stock"]
+    assert [s.name for s in registry.return_steps()] == ["campaigns.coupon", "loyalty.points", "inventory.stock"]
 
 
 def test_a_step_must_name_a_lock_of_the_global_order():
