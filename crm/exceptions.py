@@ -48,3 +48,9 @@ class TooManyAttempts(DomainError):
     def __init__(self, detail=None, *, retry_after: int, **extra):
         super().__init__(detail, **extra)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class PickupCodeMismatch(DomainError):
+    code = "pickup_code_mismatch"
+    status = 422
+    title = _("The pickup code does not match this order.")

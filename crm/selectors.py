@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from .models import ChannelIdentity, Customer, CustomerMerge, Order, OrderLine, OrderReturn
+from .models import ChannelIdentity, Customer, CustomerMerge, Order, OrderLine, OrderReturn, Store
 from .normalize import normalize_kana, normalize_name, parse_phone
 from .registry import TimelineEntry
 
@@ -173,9 +173,22 @@ def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
     )
 
 
+def order_list(*, customer: Customer | None = None, status: str = "", store: Store | None = None) -> QuerySet[Order]:
+    """Orders for "where is my order?": a customer's (a merged id's orders live on the survivor), in
+    one status, at one store (where it was sold, ships from or is collected)."""
+    orders = Order.objects.all()
+    if customer is not None:
+        orders = orders.filter(customer=customer)
+    if status:
+        orders = orders.filter(status=status)
+    if store is not None:
+        orders = orders.filter(Q(store=store) | Q(fulfilled_from=store))
+    return order_with_lines(orders)
+
+
 def order_with_lines(queryset: QuerySet[Order] | None = None) -> QuerySet[Order]:
     queryset = Order.objects.all() if queryset is None else queryset
-    return queryset.select_related("store", "fulfilled_from", "customer").prefetch_related("lines")
+    return queryset.select_related("store", "fulfilled_from", "customer").prefetch_related("lines__product")
 
 
 def order_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEntry]:

@@ -200,12 +200,14 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
     "channels_hub.send_contact_confirmation": {"queue": "mail"},
     "channels_hub.notify_mention": {"queue": "mail"},
     "inventory.send_pickup_ready_mail": {"queue": "mail"},
+    "crm.send_order_pickup_mail": {"queue": "mail"},
     "inventory.send_hold_reminder_mail": {"queue": "mail"},
     "campaigns.*": {"queue": "mail"},
     "insights.*": {"queue": "reports"},
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-purge-idempotency-records": {"task": "crm.purge_idempotency_records", "schedule": 60 * 60 * 24},
+    "crm-cancel-uncollected-pickups": {"task": "crm.cancel_uncollected_pickups", "schedule": 60 * 60},
     "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": crontab(hour=3, minute=0)},
     "loyalty-recalculate-tiers": {"task": "loyalty.recalculate_tiers", "schedule": crontab(hour=4, minute=0)},
     "inventory-expire-reservations": {"task": "inventory.expire_reservations", "schedule": 60 * 5},

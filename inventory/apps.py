@@ -18,6 +18,8 @@ class InventoryConfig(AppConfig):
         signals.order_recorded.connect(receivers.on_order_recorded, dispatch_uid="inventory.order_recorded")
         signals.order_returned.connect(receivers.on_order_returned, dispatch_uid="inventory.order_returned")
         signals.customers_merged.connect(receivers.on_customers_merged, dispatch_uid="inventory.customers_merged")
+        signals.order_collected.connect(receivers.on_order_collected, dispatch_uid="inventory.order_collected")
+        signals.order_cancelled.connect(receivers.on_order_cancelled, dispatch_uid="inventory.order_cancelled")
         register_panel(
             Panel(
                 "reservations", _("Reservations"), "inventory/panels/reservations.html", reservations_panel_context,

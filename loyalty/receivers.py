@@ -13,3 +13,7 @@ def on_order_returned(sender, order, order_return, **kwargs):
 
 def on_customers_merged(sender, winner, loser, merge, **kwargs):
     services.merge_point_accounts(winner=winner, loser=loser, merge=merge)
+
+
+def on_order_cancelled(sender, order, **kwargs):
+    services.reverse_cancelled_order_points(order=order)

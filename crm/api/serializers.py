@@ -200,6 +200,18 @@ class OrderLineInput(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
     unit_price = serializers.IntegerField(min_value=0, max_value=100_000_000)
+    reservation = serializers.CharField(
+        max_length=32, required=False, allow_blank=True,
+        help_text="Store sales: a hold's id or code, or a pickup order's code; the line takes the held units.",
+    )  # fmt: skip
+
+
+class FulfilmentInput(StrictSerializer):
+    type = serializers.ChoiceField(choices=Order.Fulfilment.choices)
+    store = serializers.CharField(
+        max_length=32, required=False, allow_null=True,
+        help_text="pickup: the store that hands the order over (required); ship: the location that ships.",
+    )  # fmt: skip
 
 
 class OrderInput(StrictSerializer):
@@ -212,6 +224,7 @@ class OrderInput(StrictSerializer):
     ordered_at = MomentField()
     lines = OrderLineInput(many=True, min_length=1, max_length=500)
     redeem_points = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, default=0)
+    fulfilment = FulfilmentInput(required=False, allow_null=True)
 
     def validate_lines(self, lines):
         if sum(line["quantity"] * line["unit_price"] for line in lines) > MAX_ORDER_YEN:
@@ -229,12 +242,19 @@ class OrderLineOutput(serializers.ModelSerializer):
         fields = ["line_number", "sku", "name", "quantity", "unit_price", "amount", "returned_quantity"]
 
 
+class FulfilmentOutput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Order.Fulfilment.choices)
+    store = serializers.CharField(help_text="The pickup store, or the location that ships.")
+    pickup_code = serializers.CharField(allow_null=True, help_text="Pickup orders only.")
+
+
 class OrderOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     fulfilled_from = serializers.SerializerMethodField()
     customer = serializers.SlugRelatedField(slug_field="public_id", read_only=True, allow_null=True)
     points_balance = serializers.SerializerMethodField()
+    fulfilment = serializers.SerializerMethodField()
     lines = OrderLineOutput(many=True, read_only=True)
 
     class Meta:
@@ -242,8 +262,17 @@ class OrderOutput(serializers.ModelSerializer):
         fields = [
             "id", "source", "external_ref", "channel", "store", "fulfilled_from", "customer", "ordered_at",
             "subtotal", "points_redeemed", "total", "points_earned", "points_balance", "returned_amount", "status",
+            "fulfilment", "carrier", "tracking_number", "shipped_at", "ready_at", "collected_at", "cancelled_at",
             "lines", "created_at",
         ]  # fmt: skip
+
+    @extend_schema_field(FulfilmentOutput(allow_null=True))
+    def get_fulfilment(self, order) -> dict | None:
+        if not order.fulfilment_type:
+            return None
+        store = (order.fulfilled_from or order.store).code
+        code = order.pickup_code if order.fulfilment_type == Order.Fulfilment.PICKUP else None
+        return {"type": order.fulfilment_type, "store": store, "pickup_code": code}
 
     @extend_schema_field(serializers.CharField())
     def get_fulfilled_from(self, order) -> str:
@@ -294,3 +323,22 @@ class TimelineEntryOutput(serializers.Serializer):
     title = serializers.CharField()
     channel = serializers.CharField()
     detail = serializers.DictField()
+
+
+class ShipInput(StrictSerializer):
+    carrier = serializers.CharField(max_length=64)
+    tracking_number = serializers.CharField(max_length=64)
+
+
+class CollectInput(StrictSerializer):
+    pickup_code = serializers.CharField(max_length=32)
+
+
+class CancelInput(StrictSerializer):
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class OrderListQuery(serializers.Serializer):
+    customer = serializers.CharField(max_length=32, required=False)
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+    store = serializers.CharField(max_length=32, required=False, help_text="Selling, shipping or pickup store code.")

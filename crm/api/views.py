@@ -19,7 +19,11 @@ from ..exceptions import NotFound
 from ..models import Channel, ConsentSource, Order, Product, SalesChannel, Store
 from ..registry import customer_timeline
 from ..services import (
+    cancel_order,
+    collect_order,
     create_customer,
+    mark_order_ready,
+    ship_order,
     link_channel_account,
     record_order,
     record_return,
@@ -35,8 +39,12 @@ from .serializers import (
     CustomerOutput,
     LinkedCustomerOutput,
     LinkInput,
+    CancelInput,
+    CollectInput,
     OrderInput,
+    OrderListQuery,
     OrderOutput,
+    ShipInput,
     ProductInput,
     ProductOutput,
     ReturnInput,
@@ -266,8 +274,37 @@ class CustomerTimelineView(APIView):
 
 
 # --- Orders ---------------------------------------------------------------------------------
-class OrderCreateView(APIView):
+class OrderCreateView(ListAPIView):
     required_scope = "orders:write"
+    serializer_class = OrderOutput
+    filter_backends = []
+
+    def get_queryset(self):
+        params = OrderListQuery(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        criteria, errors = params.validated_data, {}
+        customer = store = None
+        if criteria.get("customer"):
+            customer = selectors.get_customer(criteria["customer"])
+            if customer is None:
+                errors["customer"] = [_("Unknown customer.")]
+        if criteria.get("store"):
+            store = Store.objects.filter(code=criteria["store"]).first()
+            if store is None:
+                errors["store"] = [_("Unknown store.")]
+        if errors:
+            raise ValidationError(errors)
+        return selectors.order_list(customer=customer, status=criteria.get("status", ""), store=store)
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary="Orders, newest first (where is my order?)",
+        description="`store` matches the selling store, the location that ships and the pickup store. "
+        "An unknown customer or store answers 400 naming the parameter.",
+        parameters=[OrderListQuery],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="orders_create",
@@ -299,6 +336,20 @@ def resolve_order_references(data: dict) -> dict:
             errors["store"] = [_("No EC warehouse is set up; name the shipping store.")]
     else:
         errors["store"] = [_("This field is required for this channel.")]
+    fulfilment = data.pop("fulfilment", None)
+    if fulfilment:
+        fulfilment_store = None
+        if fulfilment.get("store"):
+            fulfilment_store = Store.objects.filter(code=fulfilment["store"], active=True).first()
+            if fulfilment_store is None:
+                errors["fulfilment.store"] = [_("Unknown store.")]
+        elif fulfilment["type"] == "pickup":
+            errors["fulfilment.store"] = [_("A pickup order names the store that hands it over.")]
+        if fulfilment["type"] == "ship" and fulfilment_store is not None:
+            if store_code and store_code != fulfilment_store.code:
+                errors["fulfilment.store"] = [_("Differs from store: name the shipping location once.")]
+            store = fulfilment_store  # the location that ships
+        data["fulfilment"] = {"type": fulfilment["type"], "store": fulfilment_store}
     customer_id, identity = data.pop("customer", None), data.pop("customer_identity", None)
     customer = None
     if customer_id and identity:
@@ -318,7 +369,8 @@ def resolve_order_references(data: dict) -> dict:
             errors[f"lines.{i}.sku"] = [_("Unknown SKU.")]
     if errors:
         raise ValidationError(errors)
-    lines = [{"product": products[line["sku"]], "quantity": line["quantity"], "unit_price": line["unit_price"]}
+    lines = [{"product": products[line["sku"]], "quantity": line["quantity"], "unit_price": line["unit_price"],
+              "reservation": line.get("reservation", "")}
              for line in data["lines"]]  # fmt: skip
     return {**data, "store": store, "customer": customer, "lines": lines}
 
@@ -353,3 +405,80 @@ class OrderReturnView(APIView):
         data.is_valid(raise_exception=True)
         order_return = record_return(order=order, actor=api_actor(request), **data.validated_data)
         return Response(ReturnOutput(order_return).data, status=201)
+
+
+def order_or_404(public_id: str) -> Order:
+    order = Order.objects.filter(public_id=public_id).first()
+    if order is None:
+        raise NotFound(_("No order with this id."))
+    return order
+
+
+def _order_answer(order: Order) -> Response:
+    return Response(OrderOutput(selectors.order_with_lines().get(pk=order.pk)).data)
+
+
+class OrderShipView(APIView):
+    required_scope = "orders:write"
+
+    @extend_schema(
+        operation_id="orders_ship",
+        summary="A delivery order has left: placed → shipped, with carrier and tracking number",
+        description="Other states (a pickup order, shipped, cancelled, a store sale) answer 409 `invalid_state`.",
+        request=ShipInput,
+        responses=OrderOutput,
+    )
+    def post(self, request, order_id):
+        order = order_or_404(order_id)
+        data = ShipInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _order_answer(ship_order(order=order, actor=api_actor(request), **data.validated_data))
+
+
+class OrderReadyView(APIView):
+    required_scope = "orders:write"
+
+    @extend_schema(
+        operation_id="orders_ready",
+        summary="A pickup order waits at its store: placed → ready_for_pickup; the customer is mailed once",
+        description="Other states answer 409 `invalid_state`.",
+        request=None,
+        responses=OrderOutput,
+    )
+    def post(self, request, order_id):
+        return _order_answer(mark_order_ready(order=order_or_404(order_id), actor=api_actor(request)))
+
+
+class OrderCollectView(APIView):
+    required_scope = "orders:write"
+
+    @extend_schema(
+        operation_id="orders_collect",
+        summary="Hand a pickup order over against its code: ready_for_pickup → collected",
+        description="A wrong code answers 422 `pickup_code_mismatch`; other states 409 `invalid_state`. "
+        "The held units leave the store once.",
+        request=CollectInput,
+        responses=OrderOutput,
+    )
+    def post(self, request, order_id):
+        order = order_or_404(order_id)
+        data = CollectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _order_answer(collect_order(order=order, actor=api_actor(request), **data.validated_data))
+
+
+class OrderCancelView(APIView):
+    required_scope = "orders:write"
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        summary="Cancel before it has left: stock released, redeemed points given back, earned points taken back",
+        description="Only `placed` and `ready_for_pickup` orders; others answer 409 `invalid_state`.",
+        request=CancelInput,
+        responses=OrderOutput,
+    )
+    def post(self, request, order_id):
+        order = order_or_404(order_id)
+        data = CancelInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        return _order_answer(cancel_order(order=order, actor=api_actor(request), **data.validated_data))

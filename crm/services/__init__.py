@@ -3,12 +3,24 @@
 from .api_keys import create_api_key, revoke_api_key, set_api_key_rate_limit
 from .catalog import upsert_product
 from .customers import create_customer, link_channel_account, update_customer
+from .fulfilment import (
+    cancel_order,
+    cancel_uncollected_pickups,
+    collect_order,
+    mark_order_ready,
+    ship_order,
+)
 from .imports import ImportResult, export_customers_csv, import_customers, read_customer_csv
 from .merges import merge_customers
 from .orders import record_order, record_return, set_order_fulfillment, set_order_points_earned
 from .staff import invite_staff, set_staff_language
 
 __all__ = [
+    "cancel_order",
+    "cancel_uncollected_pickups",
+    "collect_order",
+    "mark_order_ready",
+    "ship_order",
     "ImportResult",
     "create_api_key",
     "create_customer",

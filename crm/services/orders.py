@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import Customer, Order, OrderLine, OrderReturn, OrderReturnLine, Product, SalesChannel, Store
 from ..selectors import get_customer
 from ..signals import order_recorded, order_returned
+from .fulfilment import lifecycle_fields, take_over_pickups
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ def record_order(
     lines: list[dict],
     customer: Customer | None = None,
     redeem_points: int = 0,
+    fulfilment: dict | None = None,
 ) -> tuple[Order, bool]:
     """Record a sale from any channel, once: `(source, external_ref)` is unique, so the same order
     sent again (a retry, a concurrent duplicate) returns the original with created=False.
@@ -31,6 +33,10 @@ def record_order(
     `lines` are ``{product, quantity, unit_price}``. `order_recorded` is sent inside the
     transaction; loyalty and inventory receivers may refuse the order by raising, and then
     nothing is written.
+
+    `fulfilment` (EC/app only) is ``{type: ship|pickup, store}``: such orders start `placed` and
+    follow the lifecycle of services/fulfilment.py; a pickup is held at its store under a code. A
+    store sale line may carry `reservation` (held units it hands over).
     """
     existing = Order.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
@@ -39,9 +45,13 @@ def record_order(
     if customer is not None:
         customer = get_customer(customer.public_id)  # an order for a merged id belongs to the survivor
     subtotal = sum(line["quantity"] * line["unit_price"] for line in lines)
+    lifecycle = lifecycle_fields(channel=channel, store=store, fulfilment=fulfilment)
     try:
         with transaction.atomic():
+            if channel == SalesChannel.STORE:
+                take_over_pickups(lines=lines, store=store)
             order = Order.objects.create(
+                **lifecycle,
                 source=source,
                 external_ref=external_ref,
                 channel=channel,
@@ -61,6 +71,7 @@ def record_order(
                     quantity=line["quantity"],
                     unit_price=line["unit_price"],
                     amount=line["quantity"] * line["unit_price"],
+                    reservation=line.get("reservation") or "",
                 )
                 for number, line in enumerate(lines, start=1)
             )

@@ -1,6 +1,7 @@
 """Every write of inventory. Views, API views, admin, tasks, commands and receivers call these."""
 
 from .orders import allocate_order, move_reservations, restock_return, ship_from_store_candidates
+from .pickups import hand_over_pickup_order, hold_pickup_order, release_cancelled_order, take_held_units
 from .reservations import (
     cancel_reservation,
     create_reservation,
@@ -32,6 +33,8 @@ __all__ = [
     "ensure_stock_levels",
     "expire_reservations",
     "fulfil_reservation",
+    "hand_over_pickup_order",
+    "hold_pickup_order",
     "holds_due_for_reminder",
     "lock_stock_levels",
     "locked_levels",
@@ -39,6 +42,7 @@ __all__ = [
     "receive_stock",
     "receive_transfer",
     "record_movements",
+    "release_cancelled_order",
     "resolve_discrepancy",
     "restock_return",
     "send_hold_reminder_mail",
@@ -46,4 +50,5 @@ __all__ = [
     "ship_from_store_candidates",
     "ship_transfer",
     "sync_stock_counts",
+    "take_held_units",
 ]

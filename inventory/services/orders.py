@@ -13,6 +13,7 @@ from crm.services import set_order_fulfillment
 
 from ..exceptions import OutOfStock
 from ..models import Discrepancy, Reservation, StockLevel, StockMovement
+from .pickups import hold_pickup_order, take_held_units
 from .stock import Move, locked_levels, record_movements
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,12 @@ def allocate_order(*, order: Order) -> Store:
     for i, line in enumerate(order.lines.order_by("line_number")):
         wanted[line.product_id] += line.quantity
         first_line.setdefault(line.product_id, i)
+    if order.fulfilment_type == Order.Fulfilment.PICKUP:
+        return hold_pickup_order(order=order, wanted=wanted, first_line=first_line)
     if order.channel in ONLINE_CHANNELS:
         return _allocate_online(order, wanted, first_line)
+    for product_id, units in take_held_units(order=order).items():
+        wanted[product_id] -= units  # handed over from a hold or a pickup order: not taken again
     _record_counter_sale(order, wanted)
     return order.store
 

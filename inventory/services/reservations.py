@@ -171,13 +171,23 @@ def _close(reservation: Reservation, *, status: str, actor=None, now=None) -> Re
     return reservation
 
 
+def _refuse_order_units(reservation: Reservation) -> None:
+    if reservation.order_id:
+        raise InvalidState(
+            _("These units belong to a click-and-collect order: collect or cancel the order."),
+            status_now=reservation.status,
+        )
+
+
 def fulfil_reservation(*, reservation: Reservation, actor=None) -> Reservation:
     """Hand over: the units leave the store (a try-on only frees them). Again on a handed-over one: no-op."""
+    _refuse_order_units(reservation)
     return _close(reservation, status=Reservation.Status.FULFILLED, actor=actor)
 
 
 def cancel_reservation(*, reservation: Reservation, actor=None) -> Reservation:
     """Release the units. A handed-over or expired reservation cannot be cancelled (InvalidState)."""
+    _refuse_order_units(reservation)
     return _close(reservation, status=Reservation.Status.CANCELLED, actor=actor)
 
 
@@ -189,7 +199,9 @@ def expire_reservations(*, now: datetime | None = None, batch: int = 500) -> int
     last_pk = 0
     while True:
         ids = list(
-            Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now, pk__gt=last_pk)
+            Reservation.objects.filter(
+                status=Reservation.Status.ACTIVE, expires_at__lte=now, pk__gt=last_pk, order__isnull=True
+            )
             .order_by("pk")
             .values_list("pk", flat=True)[:batch]
         )
