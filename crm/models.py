@@ -298,14 +298,17 @@ class Order(models.Model):
     returned_amount = models.PositiveIntegerField(_("returned (yen)"), default=0)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.COMPLETED)
     fulfilment_type = models.CharField(
-        _("fulfilment"), max_length=8, choices=Fulfilment.choices, blank=True, default="", db_default="",
-        help_text=_("Empty: sold at the counter.")
+        _("fulfilment"),
+        max_length=8,
+        choices=Fulfilment.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Empty: sold at the counter."),
     )
     pickup_code = models.CharField(_("pickup code"), max_length=8, blank=True, default="", db_default="")
     carrier = models.CharField(_("carrier"), max_length=64, blank=True, default="", db_default="")
-    tracking_number = models.CharField(
-        _("tracking number"), max_length=64, blank=True, default="", db_default=""
-    )
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True, default="", db_default="")
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
     ready_at = models.DateTimeField(_("ready for pickup at"), null=True, blank=True)
     pickup_mail_sent_at = models.DateTimeField(null=True, blank=True, editable=False)

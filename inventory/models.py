@@ -126,7 +126,11 @@ class Reservation(models.Model):
     # The click-and-collect order whose units this holds (one row per product); its lifecycle
     # (collect, cancel, not collected in time) closes the row, not the reservation endpoints.
     order = models.ForeignKey(
-        "crm.Order", verbose_name=_("order"), null=True, blank=True, on_delete=models.PROTECT,
+        "crm.Order",
+        verbose_name=_("order"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="reservations",
     )
     expires_at = models.DateTimeField(_("expires at"))

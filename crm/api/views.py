@@ -22,11 +22,11 @@ from ..services import (
     cancel_order,
     collect_order,
     create_customer,
-    mark_order_ready,
-    ship_order,
     link_channel_account,
+    mark_order_ready,
     record_order,
     record_return,
+    ship_order,
     update_customer,
     upsert_product,
 )
@@ -34,21 +34,21 @@ from .auth import api_actor
 from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from .pagination import parse_limit
 from .serializers import (
+    CancelInput,
+    CollectInput,
     CustomerCreateInput,
     CustomerInput,
     CustomerOutput,
     LinkedCustomerOutput,
     LinkInput,
-    CancelInput,
-    CollectInput,
     OrderInput,
     OrderListQuery,
     OrderOutput,
-    ShipInput,
     ProductInput,
     ProductOutput,
     ReturnInput,
     ReturnOutput,
+    ShipInput,
     StoreOutput,
     TimelineEntryOutput,
 )

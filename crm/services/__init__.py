@@ -16,18 +16,17 @@ from .orders import record_order, record_return, set_order_fulfillment, set_orde
 from .staff import invite_staff, set_staff_language
 
 __all__ = [
+    "ImportResult",
     "cancel_order",
     "cancel_uncollected_pickups",
     "collect_order",
-    "mark_order_ready",
-    "ship_order",
-    "ImportResult",
     "create_api_key",
     "create_customer",
     "export_customers_csv",
     "import_customers",
     "invite_staff",
     "link_channel_account",
+    "mark_order_ready",
     "merge_customers",
     "read_customer_csv",
     "record_order",
@@ -37,6 +36,7 @@ __all__ = [
     "set_order_fulfillment",
     "set_order_points_earned",
     "set_staff_language",
+    "ship_order",
     "update_customer",
     "upsert_product",
 ]

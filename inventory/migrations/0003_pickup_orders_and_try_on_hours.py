@@ -5,46 +5,95 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0005_order_lifecycle'),
-        ('inventory', '0002_roles'),
+        ("crm", "0005_order_lifecycle"),
+        ("inventory", "0002_roles"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reservation',
-            name='order',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='crm.order', verbose_name='order'),
+            model_name="reservation",
+            name="order",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reservations",
+                to="crm.order",
+                verbose_name="order",
+            ),
         ),
         migrations.CreateModel(
-            name='OpeningHours',
+            name="OpeningHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')], verbose_name='weekday')),
-                ('opens', models.TimeField(verbose_name='opens')),
-                ('closes', models.TimeField(verbose_name='closes')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ],
+                        verbose_name="weekday",
+                    ),
+                ),
+                ("opens", models.TimeField(verbose_name="opens")),
+                ("closes", models.TimeField(verbose_name="closes")),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="crm.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'opening hours',
-                'verbose_name_plural': 'opening hours',
-                'ordering': ['store', 'weekday'],
-                'constraints': [models.UniqueConstraint(fields=('store', 'weekday'), name='inventory_hours_unique_store_day'), models.CheckConstraint(condition=models.Q(('opens__lt', models.F('closes'))), name='inventory_hours_opens_before_closes'), models.CheckConstraint(condition=models.Q(('weekday__lte', 6)), name='inventory_hours_weekday')],
+                "verbose_name": "opening hours",
+                "verbose_name_plural": "opening hours",
+                "ordering": ["store", "weekday"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("store", "weekday"), name="inventory_hours_unique_store_day"),
+                    models.CheckConstraint(
+                        condition=models.Q(("opens__lt", models.F("closes"))),
+                        name="inventory_hours_opens_before_closes",
+                    ),
+                    models.CheckConstraint(condition=models.Q(("weekday__lte", 6)), name="inventory_hours_weekday"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TryOnSettings',
+            name="TryOnSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slot_minutes', models.PositiveSmallIntegerField(default=30, verbose_name='slot length (minutes)')),
-                ('capacity', models.PositiveSmallIntegerField(default=2, verbose_name='customers per slot')),
-                ('store', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='try_on_settings', to='crm.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slot_minutes", models.PositiveSmallIntegerField(default=30, verbose_name="slot length (minutes)")),
+                ("capacity", models.PositiveSmallIntegerField(default=2, verbose_name="customers per slot")),
+                (
+                    "store",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="try_on_settings",
+                        to="crm.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'try-on settings',
-                'verbose_name_plural': 'try-on settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('slot_minutes__gte', 5), ('slot_minutes__lte', 240)), name='inventory_tryon_slot_length'), models.CheckConstraint(condition=models.Q(('capacity__gte', 1)), name='inventory_tryon_capacity')],
+                "verbose_name": "try-on settings",
+                "verbose_name_plural": "try-on settings",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("slot_minutes__gte", 5), ("slot_minutes__lte", 240)),
+                        name="inventory_tryon_slot_length",
+                    ),
+                    models.CheckConstraint(condition=models.Q(("capacity__gte", 1)), name="inventory_tryon_capacity"),
+                ],
             },
         ),
     ]

@@ -43,13 +43,13 @@ def hold_pickup_order(*, order: Order, wanted: dict[int, int], first_line: dict[
             errors=errors,
             alternatives=pickup_alternatives(wanted=wanted, order=order),
         )
-    now = timezone.now()
+    expires_at = expiry_for(kind=Reservation.Kind.PICKUP, now=timezone.now(), slot_start=None)
     moves = []
     for product_id, qty in sorted(wanted.items()):
         reservation = _insert_with_unique_code(
             Reservation(
                 kind=Reservation.Kind.PICKUP, customer_id=order.customer_id, store=store, product_id=product_id,
-                quantity=qty, order=order, expires_at=expiry_for(kind=Reservation.Kind.PICKUP, now=now, slot_start=None),
+                quantity=qty, order=order, expires_at=expires_at,
             )
         )  # fmt: skip
         moves.append(Move(store.pk, product_id, StockMovement.Kind.RESERVE, reserved=qty,

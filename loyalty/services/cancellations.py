@@ -24,7 +24,9 @@ def reverse_cancelled_order_points(*, order: Order) -> list[PointTransaction]:
     written = []
     for kind, original in sorted(originals.items(), key=lambda item: item[0] != "redeem"):
         # What returns already gave back (redeemed) or settled (earned: taken, or recorded as shortfall).
-        done = PointTransaction.objects.filter(reverses=original).aggregate(points=Sum("points"), short=Sum("shortfall"))
+        done = PointTransaction.objects.filter(reverses=original).aggregate(
+            points=Sum("points"), short=Sum("shortfall")
+        )
         if kind == PointTransaction.Kind.REDEEM:
             left = abs(original.points) - (done["points"] or 0)
         else:
