@@ -53,7 +53,7 @@ def collect_by(order: Order) -> datetime | None:
     return order.ready_at + timedelta(days=pickup_days()) if order.ready_at else None
 
 
-def lifecycle_fields(*, channel: str, store: Store, fulfilment: dict | None) -> dict:
+def lifecycle_fields(*, channel: str, store: Store, fulfilment: dict | None, customer=None) -> dict:
     """What a new order is written with: EC/app orders start `placed` (a pickup also names its store
     and gets a code); everything else is complete when it is recorded."""
     if channel not in ONLINE_CHANNELS:
@@ -63,6 +63,8 @@ def lifecycle_fields(*, channel: str, store: Store, fulfilment: dict | None) -> 
     kind = (fulfilment or {}).get("type") or Order.Fulfilment.SHIP
     if kind != Order.Fulfilment.PICKUP:
         return {"status": Order.Status.PLACED, "fulfilment_type": Order.Fulfilment.SHIP}
+    if customer is None:
+        raise ValidationError({"customer": [_("A pickup order needs a customer to hand it over to.")]})
     pickup_store = fulfilment.get("store")
     if not isinstance(pickup_store, Store):
         raise ValidationError({"fulfilment.store": [_("A pickup order names the store that hands it over.")]})

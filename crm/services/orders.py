@@ -45,7 +45,7 @@ def record_order(
     if customer is not None:
         customer = get_customer(customer.public_id)  # an order for a merged id belongs to the survivor
     subtotal = sum(line["quantity"] * line["unit_price"] for line in lines)
-    lifecycle = lifecycle_fields(channel=channel, store=store, fulfilment=fulfilment)
+    lifecycle = lifecycle_fields(channel=channel, store=store, fulfilment=fulfilment, customer=customer)
     try:
         with transaction.atomic():
             if channel == SalesChannel.STORE:

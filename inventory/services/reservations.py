@@ -23,6 +23,7 @@ from crm.selectors import get_customer
 from ..exceptions import OutOfStock
 from ..models import Reservation, StockMovement
 from .stock import Move, locked_levels, record_movements
+from .tryon import check_slot_free, check_try_on_slot, lock_try_on_slots
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +103,13 @@ def create_reservation(
     _validate(
         customer=customer, store=store, product=product, quantity=quantity, kind=kind, slot_start=slot_start, now=now
     )
+    if kind == Reservation.Kind.TRY_ON:
+        check_try_on_slot(store=store, slot_start=slot_start)
     customer = get_customer(customer.public_id)  # a merged id reserves for the survivor
     pair = (store.pk, product.pk)
     with transaction.atomic():
+        if kind == Reservation.Kind.TRY_ON:
+            check_slot_free(store=store, slot_start=slot_start, capacity=lock_try_on_slots(store))
         levels = locked_levels([pair])
         available = levels[pair].available
         if available < quantity:

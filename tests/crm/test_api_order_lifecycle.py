@@ -142,6 +142,13 @@ def test_a_bad_fulfilment_names_the_field_and_writes_nothing(pos, shop, fulfilme
     assert not Order.objects.exists() and not Reservation.objects.exists()
 
 
+def test_a_guest_cannot_order_for_pickup(pos, shop):
+    response = pos.post("/api/v1/orders/", ec_order(shop, fulfilment=PICKUP, customer=None), format="json")
+    assert response.status_code == 400
+    assert "customer" in response.json()["errors"]
+    assert not Order.objects.exists() and not Reservation.objects.exists()
+
+
 def test_a_store_sale_cannot_carry_a_fulfilment(pos, shop):
     body = {
         "source": "pos", "external_ref": "R-1", "channel": "store", "store": "SHIBUYA", "fulfilment": PICKUP,
