@@ -34,3 +34,7 @@ class InventoryConfig(AppConfig):
             NavItem("reservations", _("Reservations"), "inventory:reservations",
                     permission="inventory.view_reservation", order=31)
         )  # fmt: skip
+        register_nav_item(
+            NavItem("fulfilment", _("Fulfilment queue"), "inventory:fulfilment",
+                    permission="inventory.view_reservation", order=32)
+        )  # fmt: skip

@@ -20,3 +20,16 @@ class ReservationForm(forms.Form):
 
 class ResolveDiscrepancyForm(forms.Form):
     note = forms.CharField(label=_("What you found"), max_length=255, required=False)
+
+
+class ShipOrderForm(forms.Form):
+    carrier = forms.CharField(label=_("Carrier"), max_length=64)
+    tracking_number = forms.CharField(label=_("Tracking number"), max_length=64)
+
+
+class CollectOrderForm(forms.Form):
+    pickup_code = forms.CharField(label=_("Pickup code"), max_length=32)
+
+
+class CancelOrderForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)

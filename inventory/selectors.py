@@ -84,6 +84,19 @@ def reservations_for_store_day(*, store: Store, day=None) -> QuerySet[Reservatio
     )
 
 
+def try_ons_for_store_day(*, store: Store, day=None) -> QuerySet[Reservation]:
+    day = day or timezone.localdate()
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return (
+        Reservation.objects.filter(
+            store=store, kind=Reservation.Kind.TRY_ON, slot_start__gte=start, slot_start__lt=start + timedelta(days=1)
+        )
+        .exclude(status=Reservation.Status.CANCELLED)
+        .select_related("customer", "product")
+        .order_by("slot_start", "pk")
+    )
+
+
 def customer_reservations(*, customer: Customer, limit: int = 20) -> QuerySet[Reservation]:
     return (
         Reservation.objects.filter(customer=customer)

@@ -9,6 +9,11 @@ urlpatterns = [
     path("reservations/new/", views.reservation_create, name="reservation_create"),
     path("reservations/<str:public_id>/fulfil/", views.reservation_fulfil, name="reservation_fulfil"),
     path("reservations/<str:public_id>/cancel/", views.reservation_cancel, name="reservation_cancel"),
+    path("fulfilment/", views.fulfilment, name="fulfilment"),
+    path("fulfilment/<str:public_id>/ship/", views.order_ship, name="order_ship"),
+    path("fulfilment/<str:public_id>/ready/", views.order_ready, name="order_ready"),
+    path("fulfilment/<str:public_id>/collect/", views.order_collect, name="order_collect"),
+    path("fulfilment/<str:public_id>/cancel/", views.order_cancel, name="order_cancel"),
     path("discrepancies/", views.discrepancies, name="discrepancies"),
     path("discrepancies/<str:public_id>/resolve/", views.discrepancy_resolve, name="discrepancy_resolve"),
 ]
