@@ -79,7 +79,11 @@ def lifecycle_fields(*, channel: str, store: Store, fulfilment: dict | None, cus
 
 
 def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("customer", "fulfilled_from", "store").get(pk=order.pk)
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("customer", "fulfilled_from", "store")
+        .get(pk=order.pk)
+    )
 
 
 def _refuse(order: Order, action) -> InvalidState:

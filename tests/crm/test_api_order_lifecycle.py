@@ -393,7 +393,7 @@ def call_command_expire(hold):
 
 @pytest.mark.parametrize(
     ("reservation", "message_part"),
-    [("rsv_unknown", "No hold"), ("ZZZZZZ", "No hold"), ("ZZZZZZZZ", "No pickup order")],
+    [("rsv_unknown", "取り置き"), ("ZZZZZZ", "取り置き"), ("ZZZZZZZZ", "受け取り待ち")],  # answers in Japanese
 )
 def test_an_unknown_reservation_on_a_sale_line_is_refused_and_nothing_written(pos, shop, reservation, message_part):
     response = pos.post("/api/v1/orders/", till_sale(shop, reservation), format="json")
@@ -408,7 +408,7 @@ def test_a_pickup_code_of_another_store_is_refused_at_the_till(pos, shop):
     order = place_pickup(pos, shop, fulfilment={"type": "pickup", "store": "GINZA"})
     response = pos.post("/api/v1/orders/", till_sale(shop, order["fulfilment"]["pickup_code"]), format="json")
     assert response.status_code == 400
-    assert "another store" in response.json()["errors"]["lines.0.reservation"][0]
+    assert "別の店舗" in response.json()["errors"]["lines.0.reservation"][0]
     assert Order.objects.get(public_id=order["id"]).status == "placed"
     assert Order.objects.count() == 1
 
