@@ -7,7 +7,7 @@ from datetime import datetime
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -310,7 +310,35 @@ class OrderCreateView(ListAPIView):
         operation_id="orders_create",
         summary="Record a sale from any channel",
         request=OrderInput,
-        responses={201: OrderOutput, 200: OrderOutput},
+        responses={
+            201: OrderOutput,
+            200: OrderOutput,
+            (409, "application/problem+json"): OpenApiResponse(
+                inline_serializer(
+                    "OrderConflictProblem",
+                    {
+                        "type": serializers.CharField(),
+                        "title": serializers.CharField(),
+                        "status": serializers.IntegerField(),
+                        "detail": serializers.CharField(),
+                        "code": serializers.CharField(
+                            help_text="out_of_stock, insufficient_points, reference_conflict, idempotency_in_progress"
+                        ),
+                        "errors": serializers.DictField(
+                            child=serializers.ListField(child=serializers.CharField()), required=False
+                        ),
+                        "alternatives": serializers.ListField(
+                            child=serializers.CharField(),
+                            required=False,
+                            help_text="out_of_stock of a pickup order: codes of stores in the customer's prefecture "
+                            "that have every line",
+                        ),
+                    },
+                ),
+                description="Conflict: out_of_stock (a pickup order also lists `alternatives`), insufficient_points, "
+                "reference_conflict, idempotency_in_progress",
+            ),
+        },
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     @idempotent
