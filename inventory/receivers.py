@@ -6,6 +6,7 @@ from . import services
 
 def on_order_recorded(sender, order, **kwargs):
     services.allocate_order(order=order)
+    services.mark_try_on_assist(order=order)
 
 
 def on_order_returned(sender, order, order_return, **kwargs):

@@ -172,6 +172,12 @@ def set_order_points_earned(*, order: Order, points: int) -> None:
     order.points_earned = points
 
 
+def set_order_assisted_by(*, order: Order, store: Store) -> None:
+    """Inventory records here that a try-on at `store` led to this order (for the insights KPI)."""
+    Order.objects.filter(pk=order.pk).update(assisted_by=store)
+    order.assisted_by = store
+
+
 def set_order_fulfillment(*, order: Order, store: Store) -> None:
     """Inventory records here where an EC/app order was finally allocated (ship-from-store)."""
     Order.objects.filter(pk=order.pk).update(fulfilled_from=store)

@@ -23,6 +23,7 @@ from .stock import (
 )
 from .sync import sync_stock_counts
 from .transfers import receive_transfer, ship_transfer
+from .tryon import mark_try_on_assist
 
 __all__ = [
     "Move",
@@ -38,6 +39,7 @@ __all__ = [
     "holds_due_for_reminder",
     "lock_stock_levels",
     "locked_levels",
+    "mark_try_on_assist",
     "move_reservations",
     "receive_stock",
     "receive_transfer",
