@@ -315,7 +315,12 @@ class Order(models.Model):
     collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     assisted_by = models.ForeignKey(
-        Store, verbose_name=_("assisted by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Store,
+        verbose_name=_("assisted by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text=_("The store where the customer tried the item on in the 14 days before ordering."),
     )
     cancel_reason = models.CharField(_("cancel reason"), max_length=255, blank=True, default="", db_default="")

@@ -5,87 +5,134 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0004_api_key_rate_limit'),
+        ("crm", "0004_api_key_rate_limit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='assisted_by',
-            field=models.ForeignKey(blank=True, help_text='The store where the customer tried the item on in the 14 days before ordering.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.store', verbose_name='assisted by'),
+            model_name="order",
+            name="assisted_by",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The store where the customer tried the item on in the 14 days before ordering.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="crm.store",
+                verbose_name="assisted by",
+            ),
         ),
         migrations.AddField(
-            model_name='order',
-            name='cancel_reason',
-            field=models.CharField(blank=True, db_default='', default='', max_length=255, verbose_name='cancel reason'),
+            model_name="order",
+            name="cancel_reason",
+            field=models.CharField(blank=True, db_default="", default="", max_length=255, verbose_name="cancel reason"),
         ),
         migrations.AddField(
-            model_name='order',
-            name='cancelled_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='cancelled at'),
+            model_name="order",
+            name="cancelled_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="cancelled at"),
         ),
         migrations.AddField(
-            model_name='order',
-            name='carrier',
-            field=models.CharField(blank=True, db_default='', default='', max_length=64, verbose_name='carrier'),
+            model_name="order",
+            name="carrier",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64, verbose_name="carrier"),
         ),
         migrations.AddField(
-            model_name='order',
-            name='collected_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='collected at'),
+            model_name="order",
+            name="collected_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="collected at"),
         ),
         migrations.AddField(
-            model_name='order',
-            name='fulfilment_type',
-            field=models.CharField(blank=True, choices=[('ship', 'Delivery'), ('pickup', 'Click and collect')], db_default='', default='', help_text='Empty: sold at the counter.', max_length=8, verbose_name='fulfilment'),
+            model_name="order",
+            name="fulfilment_type",
+            field=models.CharField(
+                blank=True,
+                choices=[("ship", "Delivery"), ("pickup", "Click and collect")],
+                db_default="",
+                default="",
+                help_text="Empty: sold at the counter.",
+                max_length=8,
+                verbose_name="fulfilment",
+            ),
         ),
         migrations.AddField(
-            model_name='order',
-            name='pickup_code',
-            field=models.CharField(blank=True, db_default='', default='', max_length=8, verbose_name='pickup code'),
+            model_name="order",
+            name="pickup_code",
+            field=models.CharField(blank=True, db_default="", default="", max_length=8, verbose_name="pickup code"),
         ),
         migrations.AddField(
-            model_name='order',
-            name='pickup_mail_sent_at',
+            model_name="order",
+            name="pickup_mail_sent_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='ready_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='ready for pickup at'),
+            model_name="order",
+            name="ready_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="ready for pickup at"),
         ),
         migrations.AddField(
-            model_name='order',
-            name='shipped_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='shipped at'),
+            model_name="order",
+            name="shipped_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="shipped at"),
         ),
         migrations.AddField(
-            model_name='order',
-            name='tracking_number',
-            field=models.CharField(blank=True, db_default='', default='', max_length=64, verbose_name='tracking number'),
+            model_name="order",
+            name="tracking_number",
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=64, verbose_name="tracking number"
+            ),
         ),
         migrations.AddField(
-            model_name='orderline',
-            name='reservation',
-            field=models.CharField(blank=True, db_default='', default='', max_length=32),
+            model_name="orderline",
+            name="reservation",
+            field=models.CharField(blank=True, db_default="", default="", max_length=32),
         ),
         migrations.AlterField(
-            model_name='order',
-            name='status',
-            field=models.CharField(choices=[('completed', 'Completed'), ('partially_returned', 'Partially returned'), ('returned', 'Returned'), ('placed', 'Placed'), ('ready_for_pickup', 'Ready for pickup'), ('shipped', 'Shipped'), ('collected', 'Collected'), ('delivered', 'Delivered'), ('cancelled', 'Cancelled')], default='completed', max_length=20, verbose_name='status'),
+            model_name="order",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("completed", "Completed"),
+                    ("partially_returned", "Partially returned"),
+                    ("returned", "Returned"),
+                    ("placed", "Placed"),
+                    ("ready_for_pickup", "Ready for pickup"),
+                    ("shipped", "Shipped"),
+                    ("collected", "Collected"),
+                    ("delivered", "Delivered"),
+                    ("cancelled", "Cancelled"),
+                ],
+                default="completed",
+                max_length=20,
+                verbose_name="status",
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('status__in', ['placed', 'ready_for_pickup'])), fields=['status', 'fulfilled_from'], name='crm_order_open'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("status__in", ["placed", "ready_for_pickup"])),
+                fields=["status", "fulfilled_from"],
+                name="crm_order_open",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(condition=models.Q(('fulfilment_type', 'pickup'), ('status__in', ['placed', 'ready_for_pickup'])), fields=('pickup_code',), name='crm_order_open_pickup_code'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("fulfilment_type", "pickup"), ("status__in", ["placed", "ready_for_pickup"])),
+                fields=("pickup_code",),
+                name="crm_order_open_pickup_code",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('fulfilment_type', 'pickup'), _negated=True), models.Q(('pickup_code', ''), _negated=True), _connector='OR'), name='crm_order_pickup_has_code'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("fulfilment_type", "pickup"), _negated=True),
+                    models.Q(("pickup_code", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="crm_order_pickup_has_code",
+            ),
         ),
     ]
