@@ -242,6 +242,16 @@ class OrderLineOutput(serializers.ModelSerializer):
         fields = ["line_number", "sku", "name", "quantity", "unit_price", "amount", "returned_quantity"]
 
 
+class OrderListSerializer(serializers.ListSerializer):
+    """A page of orders asks for its customers' points balances once, not once per order."""
+
+    def to_representation(self, data):
+        items = list(data.all() if hasattr(data, "all") else data)
+        customers = {order.customer.pk: order.customer for order in items if order.customer is not None}
+        self.child.context["summaries"] = customer_summaries(list(customers.values()))
+        return [self.child.to_representation(item) for item in items]
+
+
 class FulfilmentOutput(serializers.Serializer):
     type = serializers.ChoiceField(choices=Order.Fulfilment.choices)
     store = serializers.CharField(help_text="The pickup store, or the location that ships.")
@@ -265,6 +275,7 @@ class OrderOutput(serializers.ModelSerializer):
             "fulfilment", "carrier", "tracking_number", "shipped_at", "ready_at", "collected_at", "cancelled_at",
             "lines", "created_at",
         ]  # fmt: skip
+        list_serializer_class = OrderListSerializer
 
     @extend_schema_field(FulfilmentOutput(allow_null=True))
     def get_fulfilment(self, order) -> dict | None:
@@ -282,7 +293,10 @@ class OrderOutput(serializers.ModelSerializer):
     def get_points_balance(self, order) -> int | None:
         if order.customer is None:
             return None
-        return customer_summaries([order.customer]).get(order.customer.pk, {}).get("points_balance", 0)
+        summaries = self.context.get("summaries")
+        if summaries is None:
+            summaries = customer_summaries([order.customer])
+        return summaries.get(order.customer.pk, {}).get("points_balance", 0)
 
 
 class ReturnLineInput(StrictSerializer):

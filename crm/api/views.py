@@ -395,6 +395,8 @@ def resolve_order_references(data: dict) -> dict:
     for i, line in enumerate(data["lines"]):
         if line["sku"] not in products:
             errors[f"lines.{i}.sku"] = [_("Unknown SKU.")]
+        if line.get("reservation") and data["channel"] != SalesChannel.STORE:
+            errors[f"lines.{i}.reservation"] = [_("Only a store sale hands held units over.")]
     if errors:
         raise ValidationError(errors)
     lines = [{"product": products[line["sku"]], "quantity": line["quantity"], "unit_price": line["unit_price"],

@@ -7,12 +7,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from ..exceptions import InvalidState
 from ..models import Customer, Order, OrderLine, OrderReturn, OrderReturnLine, Product, SalesChannel, Store
 from ..selectors import get_customer
 from ..signals import order_recorded, order_returned
 from .fulfilment import lifecycle_fields, take_over_pickups
 
 logger = logging.getLogger(__name__)
+
+
+# A cancelled order has nothing left to return; a pickup not yet collected is cancelled instead. (A
+# delivery still `placed` may be returned: not every EC site reports shipping.)
+def _returnable(order: Order) -> bool:
+    if order.status == Order.Status.CANCELLED:
+        return False
+    waiting = (Order.Status.PLACED, Order.Status.READY_FOR_PICKUP)
+    return not (order.fulfilment_type == Order.Fulfilment.PICKUP and order.status in waiting)
 
 
 def record_order(
@@ -116,6 +126,12 @@ def record_return(*, order: Order, lines: list[dict], reason: str = "", actor=No
         raise ValidationError({"lines": [_("Name at least one line to return.")]})
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
+        if not _returnable(order):
+            raise InvalidState(
+                _("This order is %(status)s: nothing has been handed over to return; cancel it instead.")
+                % {"status": order.get_status_display()},
+                status_now=order.status,
+            )
         order_lines = list(order.lines.order_by("line_number"))
         by_sku = defaultdict(list)
         for line in order_lines:

@@ -469,3 +469,46 @@ def test_orders_list_with_a_bad_filter_names_it(pos, query, field):
 
 def test_orders_list_needs_the_orders_scope(api):
     assert api("customers:read").get("/api/v1/orders/").status_code == 403
+
+
+def test_a_page_of_orders_runs_a_fixed_number_of_queries(pos, shop):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(3):
+        place_pickup(pos, shop, ref=f"EC-{i}")
+    pos.get("/api/v1/orders/")  # the key loaded into this process's cache
+    with CaptureQueriesContext(connection) as few:
+        assert len(pos.get("/api/v1/orders/").json()["results"]) == 3
+    for i in range(3, 9):
+        assert pos.post("/api/v1/orders/", ec_order(shop, f"EC-{i}", customer=CustomerFactory().public_id),
+                        format="json").status_code == 201  # fmt: skip
+    with CaptureQueriesContext(connection) as many:
+        assert len(pos.get("/api/v1/orders/").json()["results"]) == 9
+    assert len(many.captured_queries) == len(few.captured_queries) <= 8
+
+
+@pytest.mark.parametrize("state", ["placed_pickup", "ready_for_pickup", "cancelled"])
+def test_a_pickup_not_yet_collected_is_cancelled_not_returned(pos, shop, state):
+    order = order_in(state, pos, shop)
+    movements = StockMovement.objects.count()
+    response = pos.post(f"/api/v1/orders/{order['id']}/returns/", {"lines": [{"sku": "COAT-1", "quantity": 1}]},
+                        format="json")  # fmt: skip
+    assert response.status_code == 409 and response.json()["code"] == "invalid_state"
+    assert StockMovement.objects.count() == movements
+
+
+def test_a_collected_pickup_returned_goes_back_to_the_pickup_store(pos, shop):
+    order = order_in("collected", pos, shop)
+    response = pos.post(f"/api/v1/orders/{order['id']}/returns/", {"lines": [{"sku": "COAT-1", "quantity": 1}]},
+                        format="json")  # fmt: skip
+    assert response.status_code == 201, response.json()
+    assert level(shop["shibuya"], shop["coat"]) == (3, 0)
+    ledgers_agree()
+
+
+def test_an_online_order_cannot_name_a_reservation(pos, shop):
+    body = ec_order(shop, lines=[{"sku": "COAT-1", "quantity": 1, "unit_price": 20000, "reservation": "ACDEFG"}])
+    response = pos.post("/api/v1/orders/", body, format="json")
+    assert response.status_code == 400 and "lines.0.reservation" in response.json()["errors"]
+    assert not Order.objects.exists()
