@@ -50,6 +50,12 @@ class TooManyAttempts(DomainError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class ReferenceConflict(DomainError):
+    code = "reference_conflict"
+    status = 409
+    title = _("This reference was already used for a different order.")
+
+
 class PickupCodeMismatch(DomainError):
     code = "pickup_code_mismatch"
     status = 422

@@ -293,6 +293,9 @@ class OrderOutput(serializers.ModelSerializer):
     def get_points_balance(self, order) -> int | None:
         if order.customer is None:
             return None
+        answer = getattr(order, "answer", None)  # what the order pipeline's steps just decided
+        if answer and "points_balance" in answer:
+            return answer["points_balance"]
         summaries = self.context.get("summaries")
         if summaries is None:
             summaries = customer_summaries([order.customer])

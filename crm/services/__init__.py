@@ -12,13 +12,7 @@ from .fulfilment import (
 )
 from .imports import ImportResult, export_customers_csv, import_customers, read_customer_csv
 from .merges import merge_customers
-from .orders import (
-    record_order,
-    record_return,
-    set_order_assisted_by,
-    set_order_fulfillment,
-    set_order_points_earned,
-)
+from .orders import lock_customer, record_order, record_return
 from .staff import invite_staff, set_staff_language
 
 __all__ = [
@@ -32,6 +26,7 @@ __all__ = [
     "import_customers",
     "invite_staff",
     "link_channel_account",
+    "lock_customer",
     "mark_order_ready",
     "merge_customers",
     "read_customer_csv",
@@ -39,9 +34,6 @@ __all__ = [
     "record_return",
     "revoke_api_key",
     "set_api_key_rate_limit",
-    "set_order_assisted_by",
-    "set_order_fulfillment",
-    "set_order_points_earned",
     "set_staff_language",
     "ship_order",
     "update_customer",

@@ -8,6 +8,7 @@ hold takes the held units instead of new stock. Either way stock leaves once.
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
@@ -24,10 +25,18 @@ from .stock import Move, locked_levels, record_movements
 logger = logging.getLogger(__name__)
 
 
-def hold_pickup_order(*, order: Order, wanted: dict[int, int], first_line: dict[int, int]) -> Store:
-    """Reserve every line at the pickup store, or raise OutOfStock naming the stores of the customer's
-    prefecture that have every line (`alternatives`), and write nothing."""
-    store = order.fulfilled_from
+@dataclass
+class PickupPlan:
+    levels: dict
+    store_id: int
+    wanted: dict[int, int]  # product id -> units held at the pickup store
+
+
+def plan_pickup(draft, wanted: dict[int, int], first_line: dict[int, int]) -> PickupPlan:
+    """The order pipeline's prepare for a pickup order: lock the pickup store's levels and check that
+    it has every line, or raise OutOfStock naming the stores of the customer's prefecture that have
+    every line (`alternatives`); nothing is written."""
+    store = draft.fulfilled_from
     levels = locked_levels((store.pk, p) for p in wanted)
     short = {p: qty for p, qty in wanted.items() if levels[(store.pk, p)].available < qty}
     if short:
@@ -38,30 +47,35 @@ def hold_pickup_order(*, order: Order, wanted: dict[int, int], first_line: dict[
             ]
             for p, qty in short.items()
         }
+        prefecture = draft.customer.prefecture if draft.customer is not None else ""
         raise OutOfStock(
             _("The pickup store does not have every line."),
             errors=errors,
-            alternatives=pickup_alternatives(wanted=wanted, order=order),
+            alternatives=pickup_alternatives(wanted=wanted, prefecture=prefecture, exclude=store.code),
         )
+    return PickupPlan(levels, store.pk, dict(wanted))
+
+
+def write_pickup(draft, plan: PickupPlan) -> list[StockMovement]:
+    """Hold the units at the pickup store: one reservation per product, linked to the order."""
+    order = draft.order
     expires_at = expiry_for(kind=Reservation.Kind.PICKUP, now=timezone.now(), slot_start=None)
     moves = []
-    for product_id, qty in sorted(wanted.items()):
+    for product_id, qty in sorted(plan.wanted.items()):
         reservation = _insert_with_unique_code(
             Reservation(
-                kind=Reservation.Kind.PICKUP, customer_id=order.customer_id, store=store, product_id=product_id,
-                quantity=qty, order=order, expires_at=expires_at,
+                kind=Reservation.Kind.PICKUP, customer_id=order.customer_id, store_id=plan.store_id,
+                product_id=product_id, quantity=qty, order=order, expires_at=expires_at,
             )
         )  # fmt: skip
-        moves.append(Move(store.pk, product_id, StockMovement.Kind.RESERVE, reserved=qty,
+        moves.append(Move(plan.store_id, product_id, StockMovement.Kind.RESERVE, reserved=qty,
                           reference=order.public_id, key=f"{reservation.public_id}:reserve"))  # fmt: skip
-    record_movements(levels, moves)
-    logger.info("pickup held order_id=%s store=%s", order.public_id, store.code)
-    return store
+    logger.info("pickup held order_id=%s store_id=%s", order.public_id, plan.store_id)
+    return record_movements(plan.levels, moves)
 
 
-def pickup_alternatives(*, wanted: dict[int, int], order: Order) -> list[str]:
+def pickup_alternatives(*, wanted: dict[int, int], prefecture: str, exclude: str) -> list[str]:
     """Codes of active stores in the customer's prefecture that have every line available."""
-    prefecture = order.customer.prefecture if order.customer_id else ""
     if not prefecture:
         return []
     rows = StockLevel.objects.filter(
@@ -74,7 +88,7 @@ def pickup_alternatives(*, wanted: dict[int, int], order: Order) -> list[str]:
     return sorted(
         code
         for code, stock in by_store.items()
-        if code != order.fulfilled_from.code and all(stock.get(p, 0) >= q for p, q in wanted.items())
+        if code != exclude and all(stock.get(p, 0) >= q for p, q in wanted.items())
     )
 
 
@@ -112,34 +126,39 @@ def release_cancelled_order(*, order: Order) -> None:
     )  # fmt: skip
 
 
-def take_held_units(*, order: Order) -> dict[int, int]:
-    """For a store sale's lines that carry `reservation`: hand the held units over and return
-    {product_id: units} that the sale must not take again from the counted stock.
+@dataclass
+class HeldPlan:
+    covered: dict[int, int] = field(default_factory=dict)  # product id -> units not taken again
+    sells: list = field(default_factory=list)  # [(locked active hold, units sold from it)]
 
-    - a pickup order's id (crm already collected it in this transaction): its units left then;
-    - a hold's id or code at this store for this SKU: the hold is closed, up to the line's quantity
-      is sold from it and the rest released. A hold no longer active (expired or cancelled a moment
+
+def plan_held_units(draft) -> HeldPlan:
+    """The order pipeline's prepare for a store sale's lines that carry `reservation`: lock the holds
+    they name and decide which units the sale does not take from the counted stock.
+
+    - a pickup order's id (crm collected it earlier in this transaction): its units already left;
+    - a hold's id or code at this store for this SKU: up to the line's quantity is sold from it (the
+      rest released) in write_held_units. A hold no longer active (expired or cancelled a moment
       ago) already gave its units back, so the line takes counted stock like any sale: once either way.
     """
-    lines = [line for line in order.lines.all() if line.reservation]
+    plan = HeldPlan(covered=defaultdict(int))
+    lines = [(i, line) for i, line in enumerate(draft.lines) if line.reservation]
     if not lines:
-        return {}
-    covered: dict[int, int] = defaultdict(int)
-    pickup_refs = {line.reservation for line in lines if line.reservation.startswith("ord_")}
+        return plan
+    pickup_refs = {line.reservation for _, line in lines if line.reservation.startswith("ord_")}
     held_by_order: dict[tuple[str, int], int] = defaultdict(int)
     for ref, product_id, qty in Reservation.objects.filter(order__public_id__in=pickup_refs).values_list(
         "order__public_id", "product_id", "quantity"
     ):
         held_by_order[(ref, product_id)] += qty
-    hold_refs = [line.reservation.strip() for line in lines if not line.reservation.startswith("ord_")]
+    hold_refs = [line.reservation.strip() for _, line in lines if not line.reservation.startswith("ord_")]
     holds = {}
     if hold_refs:
         codes = [ref.upper() for ref in hold_refs]
-        # Locked (reservation, then its stock level) in the order every reservation path uses.
         # A code is reused once its reservation closes: the active one wins, else the latest.
         for reservation in (
             Reservation.objects.select_for_update()
-            .filter(Q(public_id__in=hold_refs) | Q(pickup_code__in=codes, store_id=order.store_id))
+            .filter(Q(public_id__in=hold_refs) | Q(pickup_code__in=codes, store_id=draft.store.pk))
             .filter(order__isnull=True)
             .order_by("pk")
         ):
@@ -147,38 +166,44 @@ def take_held_units(*, order: Order) -> dict[int, int]:
             current = holds.get(reservation.pickup_code)
             if current is None or current.status != Reservation.Status.ACTIVE:
                 holds[reservation.pickup_code] = reservation
-    errors = {}
-    for i, line in enumerate(order.lines.all()):
-        if not line.reservation:
-            continue
+    errors, selling = {}, set()
+    for i, line in lines:
+        product_id = line.product.pk
         if line.reservation.startswith("ord_"):
-            units = min(line.quantity, held_by_order[(line.reservation, line.product_id)])
-            held_by_order[(line.reservation, line.product_id)] -= units
-            covered[line.product_id] += units
+            units = min(line.quantity, held_by_order[(line.reservation, product_id)])
+            held_by_order[(line.reservation, product_id)] -= units
+            plan.covered[product_id] += units
             continue
         ref = line.reservation.strip()
         reservation = holds.get(ref) or holds.get(ref.upper())
         if reservation is None:
             errors[f"lines.{i}.reservation"] = [_("No hold or pickup with this id or code.")]
-        elif reservation.store_id != order.store_id:
+        elif reservation.store_id != draft.store.pk:
             errors[f"lines.{i}.reservation"] = [_("This reservation is at another store.")]
-        elif reservation.product_id != line.product_id:
+        elif reservation.product_id != product_id:
             errors[f"lines.{i}.reservation"] = [_("This reservation is for another product.")]
         elif reservation.kind == Reservation.Kind.TRY_ON:
             errors[f"lines.{i}.reservation"] = [_("A try-on holds nothing to sell.")]
-        elif reservation.status == Reservation.Status.ACTIVE:
-            covered[line.product_id] += _sell_from_hold(reservation, line.quantity, order)
+        elif reservation.status == Reservation.Status.ACTIVE and reservation.pk not in selling:
+            selling.add(reservation.pk)
+            units = min(line.quantity, reservation.quantity)
+            plan.sells.append((reservation, units))
+            plan.covered[product_id] += units
     if errors:
         raise ValidationError(errors)
-    return dict(covered)
+    return plan
 
 
-def _sell_from_hold(reservation: Reservation, quantity: int, order: Order) -> int:
+def write_held_units(draft, plan: HeldPlan) -> None:
+    for reservation, units in plan.sells:
+        _sell_from_hold(reservation, units, reference=draft.public_id)
+
+
+def _sell_from_hold(reservation: Reservation, sold: int, *, reference: str) -> None:
     pair = (reservation.store_id, reservation.product_id)
     levels = locked_levels([pair])
-    sold = min(quantity, reservation.quantity)
     ref = reservation.public_id
-    moves = [Move(*pair, StockMovement.Kind.SALE, on_hand=-sold, reserved=-sold, reference=order.public_id,
+    moves = [Move(*pair, StockMovement.Kind.SALE, on_hand=-sold, reserved=-sold, reference=reference,
                   key=f"{ref}:close")]  # fmt: skip
     if reservation.quantity > sold:
         moves.append(Move(*pair, StockMovement.Kind.RELEASE, reserved=sold - reservation.quantity, reference=ref,
@@ -186,6 +211,4 @@ def _sell_from_hold(reservation: Reservation, quantity: int, order: Order) -> in
     record_movements(levels, moves)
     reservation.status, reservation.closed_at = Reservation.Status.FULFILLED, timezone.now()
     reservation.save(update_fields=["status", "closed_at"])
-    reservation.status = Reservation.Status.FULFILLED
-    logger.info("hold sold at the counter reservation_id=%s order_id=%s", ref, order.public_id)
-    return sold
+    logger.info("hold sold at the counter reservation_id=%s order_id=%s", ref, reference)

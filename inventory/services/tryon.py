@@ -14,8 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.exceptions import DomainError
-from crm.models import Order, Store
-from crm.services import set_order_assisted_by
+from crm.models import Store
 
 from ..models import OpeningHours, Reservation, TryOnSettings
 
@@ -113,22 +112,18 @@ def check_slot_free(*, store: Store, slot_start: datetime, capacity: int) -> Non
         raise SlotFull(errors={"slot_start": [_("No place left in this slot; choose another.")]})
 
 
-def mark_try_on_assist(*, order: Order) -> Store | None:
-    """An order by a customer who came to a try-on in the 14 days before is marked as assisted by
-    that store (the latest such try-on), in the order's transaction."""
-    if order.customer_id is None:
+def try_on_assist(draft) -> Store | None:
+    """The store of the latest try-on this customer came to in the 14 days before the order (the
+    order is marked as assisted by it, for the insights KPI); read in the order pipeline's prepare."""
+    if draft.customer is None:
         return None
     store_id = (
         Reservation.objects.filter(
-            customer_id=order.customer_id, kind=Reservation.Kind.TRY_ON, status=Reservation.Status.FULFILLED,
-            slot_start__lte=order.ordered_at, slot_start__gte=order.ordered_at - ASSIST_WINDOW,
+            customer_id=draft.customer.pk, kind=Reservation.Kind.TRY_ON, status=Reservation.Status.FULFILLED,
+            slot_start__lte=draft.ordered_at, slot_start__gte=draft.ordered_at - ASSIST_WINDOW,
         )
         .order_by("-slot_start")
         .values_list("store_id", flat=True)
         .first()
     )  # fmt: skip
-    if store_id is None:
-        return None
-    store = Store.objects.get(pk=store_id)
-    set_order_assisted_by(order=order, store=store)
-    return store
+    return Store.objects.get(pk=store_id) if store_id is not None else None

@@ -5,22 +5,23 @@ from .cancellations import reverse_cancelled_order_points
 from .expiry import expire_points
 from .ledger import ensure_account, lock_accounts
 from .merges import merge_point_accounts
-from .orders import apply_order_points, reverse_order_points
+from .orders import prepare_order_points, reverse_order_points, write_order_points
 from .points import adjust_points, redeem_points
 from .tiers import recalculate_tiers
 
 __all__ = [
     "adjust_points",
-    "apply_order_points",
     "approve_point_adjustment",
     "ensure_account",
     "expire_points",
     "lock_accounts",
     "merge_point_accounts",
+    "prepare_order_points",
     "recalculate_tiers",
     "redeem_points",
     "reject_point_adjustment",
     "reverse_cancelled_order_points",
     "reverse_order_points",
     "submit_point_adjustment",
+    "write_order_points",
 ]
