@@ -87,7 +87,6 @@ class OrderDraft:
     # the order's lifecycle (crm.services.fulfilment.lifecycle_fields): status, fulfilment_type,
     # pickup_code (and fulfilled_from: the pickup store), written with the order row
     lifecycle: dict = field(default_factory=dict)
-    assisted_by: Any = None  # crm.Store where the customer tried it on in the 14 days before
     # set by crm once the row is written, before the steps' write()
     order: Any = None
     # what steps add to the answer of this request (e.g. points_balance)

@@ -212,6 +212,7 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": crontab(hour=3, minute=0)},
     "loyalty-recalculate-tiers": {"task": "loyalty.recalculate_tiers", "schedule": crontab(hour=4, minute=0)},
     "inventory-expire-reservations": {"task": "inventory.expire_reservations", "schedule": 60 * 5},
+    "inventory-mark-try-on-assists": {"task": "inventory.mark_try_on_assists", "schedule": 60 * 60},
     "inventory-remind-expiring-holds": {"task": "inventory.remind_expiring_holds", "schedule": 60 * 60},
     "channels-hub-mark-sla-breaches": {"task": "channels_hub.mark_sla_breaches", "schedule": 60 * 5},
     "campaigns-start-due": {"task": "campaigns.start_due_campaigns", "schedule": 60},

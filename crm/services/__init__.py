@@ -12,7 +12,7 @@ from .fulfilment import (
 )
 from .imports import ImportResult, export_customers_csv, import_customers, read_customer_csv
 from .merges import merge_customers
-from .orders import lock_customer, record_order, record_return
+from .orders import lock_customer, mark_orders_assisted, record_order, record_return
 from .staff import invite_staff, set_staff_language
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "link_channel_account",
     "lock_customer",
     "mark_order_ready",
+    "mark_orders_assisted",
     "merge_customers",
     "read_customer_csv",
     "record_order",

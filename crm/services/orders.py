@@ -119,7 +119,7 @@ def _write_order(draft: OrderDraft) -> Order | None:
         public_id=draft.public_id, source=draft.source, external_ref=draft.external_ref, channel=draft.channel,
         store=draft.store, customer=draft.customer, ordered_at=draft.ordered_at, subtotal=draft.subtotal,
         points_redeemed=draft.redeem_points, total=draft.total, points_earned=draft.points_earned,
-        **{**draft.lifecycle, "fulfilled_from": draft.fulfilled_from}, assisted_by=draft.assisted_by,
+        **{**draft.lifecycle, "fulfilled_from": draft.fulfilled_from},
     )  # fmt: skip
     meta = Order._meta
     rows = Order.objects._insert(
@@ -168,6 +168,14 @@ def _replay(existing: Order, *, channel, store, customer, lines, redeem_points) 
                     for name, changed in differs.items() if changed},
         )  # fmt: skip
     return existing
+
+
+def mark_orders_assisted(*, customer_id: int, store_id: int, since: datetime, until: datetime) -> int:
+    """Inventory records here that a try-on at a store led to the customer's orders in a window (for
+    the insights KPI); an order already marked keeps its store. Returns how many were marked."""
+    return Order.objects.filter(
+        customer_id=customer_id, assisted_by__isnull=True, ordered_at__gte=since, ordered_at__lte=until
+    ).update(assisted_by_id=store_id)
 
 
 def _announce(order: Order, redeem_points: int) -> None:

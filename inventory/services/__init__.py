@@ -30,6 +30,7 @@ from .stock import (
 )
 from .sync import sync_stock_counts
 from .transfers import receive_transfer, ship_transfer
+from .tryon import mark_try_on_assists
 
 __all__ = [
     "Move",
@@ -45,6 +46,7 @@ __all__ = [
     "lock_ship_from_store_candidates",
     "lock_stock_levels",
     "locked_levels",
+    "mark_try_on_assists",
     "move_reservations",
     "prepare_order_stock",
     "receive_stock",

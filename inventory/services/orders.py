@@ -21,7 +21,6 @@ from ..exceptions import OutOfStock
 from ..models import Discrepancy, Reservation, StockLevel, StockMovement
 from .pickups import HeldPlan, PickupPlan, plan_held_units, plan_pickup, write_held_units, write_pickup
 from .stock import Move, Pair, locked_levels, record_movements
-from .tryon import try_on_assist
 
 logger = logging.getLogger(__name__)
 STEP = "inventory.stock"
@@ -51,7 +50,6 @@ def prepare_order_stock(draft: OrderDraft) -> None:
     for i, line in enumerate(draft.lines):
         wanted[line.product.pk] += line.quantity
         first_line.setdefault(line.product.pk, i)
-    draft.assisted_by = try_on_assist(draft)
     if draft.lifecycle.get("fulfilment_type") == "pickup":
         draft.plans[STEP] = plan_pickup(draft, wanted, first_line)
         return

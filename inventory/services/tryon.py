@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.exceptions import DomainError
 from crm.models import Store
+from crm.services import mark_orders_assisted
 
 from ..models import OpeningHours, Reservation, TryOnSettings
 
@@ -112,18 +113,22 @@ def check_slot_free(*, store: Store, slot_start: datetime, capacity: int) -> Non
         raise SlotFull(errors={"slot_start": [_("No place left in this slot; choose another.")]})
 
 
-def try_on_assist(draft) -> Store | None:
-    """The store of the latest try-on this customer came to in the 14 days before the order (the
-    order is marked as assisted by it, for the insights KPI); read in the order pipeline's prepare."""
-    if draft.customer is None:
-        return None
-    store_id = (
+def mark_try_on_assists(*, now: datetime | None = None) -> int:
+    """Beat (hourly): orders by a customer in the 14 days after a try-on they came to are marked as
+    assisted by that store (the latest such try-on), for the insights KPI. Run apart from the sale, so
+    that recording an order reads nothing more; safe to run again (marked orders are skipped)."""
+    now = now or timezone.now()
+    marked = 0
+    came = (
         Reservation.objects.filter(
-            customer_id=draft.customer.pk, kind=Reservation.Kind.TRY_ON, status=Reservation.Status.FULFILLED,
-            slot_start__lte=draft.ordered_at, slot_start__gte=draft.ordered_at - ASSIST_WINDOW,
+            kind=Reservation.Kind.TRY_ON, status=Reservation.Status.FULFILLED,
+            slot_start__gte=now - ASSIST_WINDOW - timedelta(days=1), slot_start__lte=now,
         )
-        .order_by("-slot_start")
-        .values_list("store_id", flat=True)
-        .first()
+        .order_by("-slot_start")  # the latest try-on before an order claims it
+        .values_list("customer_id", "store_id", "slot_start")
     )  # fmt: skip
-    return Store.objects.get(pk=store_id) if store_id is not None else None
+    for customer_id, store_id, slot_start in came:
+        marked += mark_orders_assisted(
+            customer_id=customer_id, store_id=store_id, since=slot_start, until=slot_start + ASSIST_WINDOW
+        )
+    return marked

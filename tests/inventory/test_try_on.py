@@ -129,23 +129,36 @@ def test_slots_need_the_inventory_read_scope(api, shop):
 
 def test_an_order_within_fourteen_days_after_a_try_on_is_assisted_by_that_store(shop):
     from crm.services import record_order
+    from inventory.tasks import mark_try_on_assists_task
 
     store, product = shop
     customer = CustomerFactory()
-    try_on = Reservation.objects.create(
-        kind="try_on", status="active", customer=customer, store=store, product=product, quantity=1,
-        pickup_code="TRY001", slot_start=timezone.now() - dt.timedelta(days=3), expires_at=timezone.now(),
-    )  # fmt: skip
-    Reservation.objects.filter(pk=try_on.pk).update(status="fulfilled")  # the customer came in
+    Reservation.objects.create(
+        kind="try_on",
+        status="fulfilled",
+        customer=customer,
+        store=store,
+        product=product,
+        quantity=1,
+        pickup_code="TRY001",
+        slot_start=timezone.now() - dt.timedelta(days=3),
+        expires_at=timezone.now(),
+    )  # fmt: skip  (the customer came in)
 
     def buy(ref, at, who=customer):
         line = {"product": product, "quantity": 1, "unit_price": 100}
         order, _ = record_order(
             source="pos", external_ref=ref, channel="store", store=store, ordered_at=at, customer=who, lines=[line]
         )
-        order.refresh_from_db()
         return order
 
-    assert buy("R-1", timezone.now()).assisted_by == store
-    assert buy("R-2", timezone.now() + dt.timedelta(days=12)).assisted_by is None  # 15 days after
-    assert buy("R-3", timezone.now(), who=CustomerFactory()).assisted_by is None
+    within, later, other = (
+        buy("R-1", timezone.now()),
+        buy("R-2", timezone.now() + dt.timedelta(days=12)),  # 15 days after the try-on
+        buy("R-3", timezone.now(), who=CustomerFactory()),
+    )
+    assert mark_try_on_assists_task.delay().get() == 1
+    assert mark_try_on_assists_task.delay().get() == 0  # already marked
+    for order in (within, later, other):
+        order.refresh_from_db()
+    assert (within.assisted_by, later.assisted_by, other.assisted_by) == (store, None, None)
