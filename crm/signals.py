@@ -25,3 +25,7 @@ order_collected = Signal()
 # inventory releases the held units or puts shipped-from stock back, loyalty gives back the redeemed
 # points and takes back the earned ones.
 order_cancelled = Signal()
+# kwargs: customer (crm.Customer), email (str), phone (str), identities (list of (channel, external_id)):
+# a customer was created, or given a new email, phone or channel account. The contact hub attaches
+# the tickets of an unknown sender with that contact to the customer (API.md, Contact hub).
+customer_identified = Signal()

@@ -14,6 +14,11 @@ urlpatterns = [
     path("fulfilment/<str:public_id>/ready/", views.order_ready, name="order_ready"),
     path("fulfilment/<str:public_id>/collect/", views.order_collect, name="order_collect"),
     path("fulfilment/<str:public_id>/cancel/", views.order_cancel, name="order_cancel"),
+    path("pick/customers/", views.pick_customer, name="pick_customer"),
+    path("pick/products/", views.pick_product, name="pick_product"),
+    path("transfers/", views.transfers, name="transfers"),
+    path("transfers/ship/", views.transfer_ship, name="transfer_ship"),
+    path("transfers/<str:public_id>/receive/", views.transfer_receive, name="transfer_receive"),
     path("discrepancies/", views.discrepancies, name="discrepancies"),
     path("discrepancies/<str:public_id>/resolve/", views.discrepancy_resolve, name="discrepancy_resolve"),
 ]
