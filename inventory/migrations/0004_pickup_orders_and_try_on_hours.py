@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0005_order_lifecycle"),
-        ("inventory", "0002_roles"),
+        ("crm", "0006_order_lifecycle"),
+        ("inventory", "0003_discrepancy_recount"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0004_api_key_rate_limit"),
+        ("crm", "0005_merge_replaced_values_and_search_by_external_ids"),
     ]
 
     operations = [
