@@ -305,6 +305,13 @@ class OrderOutput(serializers.ModelSerializer):
             "points_balance": self.get_points_balance(order),
             "returned_amount": order.returned_amount,
             "status": order.status,
+            "fulfilment": self.get_fulfilment(order),
+            "carrier": order.carrier,
+            "tracking_number": order.tracking_number,
+            "shipped_at": iso_datetime(order.shipped_at),
+            "ready_at": iso_datetime(order.ready_at),
+            "collected_at": iso_datetime(order.collected_at),
+            "cancelled_at": iso_datetime(order.cancelled_at),
             "lines": [
                 {
                     "line_number": line.line_number,
