@@ -54,3 +54,9 @@ class ReferenceConflict(DomainError):
     code = "reference_conflict"
     status = 409
     title = _("This reference was already used for a different order.")
+
+
+class PickupCodeMismatch(DomainError):
+    code = "pickup_code_mismatch"
+    status = 422
+    title = _("The pickup code does not match this order.")

@@ -269,6 +269,17 @@ class Order(models.Model):
         COMPLETED = "completed", _("Completed")
         PARTIALLY_RETURNED = "partially_returned", _("Partially returned")
         RETURNED = "returned", _("Returned")
+        # The lifecycle of orders that leave later (EC/app): see README "Order lifecycle".
+        PLACED = "placed", _("Placed")
+        READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")
+        SHIPPED = "shipped", _("Shipped")
+        COLLECTED = "collected", _("Collected")
+        DELIVERED = "delivered", _("Delivered")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Fulfilment(models.TextChoices):
+        SHIP = "ship", _("Delivery")
+        PICKUP = "pickup", _("Click and collect")
 
     public_id = models.CharField(max_length=32, unique=True, default=new_order_id, editable=False)
     source = models.CharField(_("source system"), max_length=64)
@@ -297,6 +308,33 @@ class Order(models.Model):
     points_earned = models.PositiveIntegerField(_("points earned"), default=0)
     returned_amount = models.PositiveIntegerField(_("returned (yen)"), default=0)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.COMPLETED)
+    fulfilment_type = models.CharField(
+        _("fulfilment"),
+        max_length=8,
+        choices=Fulfilment.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Empty: sold at the counter."),
+    )
+    pickup_code = models.CharField(_("pickup code"), max_length=8, blank=True, default="", db_default="")
+    carrier = models.CharField(_("carrier"), max_length=64, blank=True, default="", db_default="")
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True, default="", db_default="")
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    ready_at = models.DateTimeField(_("ready for pickup at"), null=True, blank=True)
+    pickup_mail_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    assisted_by = models.ForeignKey(
+        Store,
+        verbose_name=_("assisted by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The store where the customer tried the item on in the 14 days before ordering."),
+    )
+    cancel_reason = models.CharField(_("cancel reason"), max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -307,12 +345,27 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(total=F("subtotal") - F("points_redeemed") - F("discount")), name="crm_order_total"
             ),
+            # Staff type the code at the counter: it names one pickup still waiting to be collected.
+            models.UniqueConstraint(
+                fields=["pickup_code"],
+                condition=Q(status__in=["placed", "ready_for_pickup"], fulfilment_type="pickup"),
+                name="crm_order_open_pickup_code",
+            ),
+            models.CheckConstraint(
+                condition=~Q(fulfilment_type="pickup") | ~Q(pickup_code=""), name="crm_order_pickup_has_code"
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "-ordered_at"], name="crm_order_customer_time"),
             # Staff search finds a customer by an EC/POS order number without knowing its source.
             models.Index(fields=["external_ref"], name="crm_order_external_ref"),
             models.Index(fields=["ordered_at"], name="crm_order_time"),
+            # The store's fulfilment queue and the uncollected-pickup sweep read open orders only.
+            models.Index(
+                fields=["status", "fulfilled_from"],
+                condition=Q(status__in=["placed", "ready_for_pickup"]),
+                name="crm_order_open",
+            ),
         ]
 
     def __str__(self):
@@ -328,6 +381,8 @@ class OrderLine(models.Model):
     unit_price = models.PositiveIntegerField()
     amount = models.PositiveIntegerField()
     returned_quantity = models.PositiveIntegerField(default=0)
+    # A store sale line handing over held units: a hold's id or code, or a pickup order's code.
+    reservation = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["line_number"]

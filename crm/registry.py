@@ -73,6 +73,7 @@ class DraftLine:
     product: Any  # crm.Product
     quantity: int
     unit_price: int
+    reservation: str = ""  # store sales: a hold's id/code or a handed-over pickup order's id
 
     @property
     def amount(self) -> int:
@@ -99,6 +100,9 @@ class OrderDraft:
     discount: int = 0  # the coupon's discount, already taken off `total`
     points_earned: int = 0
     fulfilled_from: Any = None  # crm.Store when another location ships
+    # the order's lifecycle (crm.services.fulfilment.lifecycle_fields): status, fulfilment_type,
+    # pickup_code (and fulfilled_from: the pickup store), written with the order row
+    lifecycle: dict = field(default_factory=dict)
     # set by crm once the row is written, before the steps' write()
     order: Any = None
     # what steps add to the answer of this request (e.g. points_balance)

@@ -314,13 +314,57 @@ def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
     )
 
 
+def order_list(*, customer: Customer | None = None, status: str = "", store: Store | None = None) -> QuerySet[Order]:
+    """Orders for "where is my order?": a customer's (a merged id's orders live on the survivor), in
+    one status, at one store (where it was sold, ships from or is collected)."""
+    orders = Order.objects.all()
+    if customer is not None:
+        orders = orders.filter(customer=customer)
+    if status:
+        orders = orders.filter(status=status)
+    if store is not None:
+        orders = orders.filter(Q(store=store) | Q(fulfilled_from=store))
+    return order_with_lines(orders)
+
+
 def order_with_lines(queryset: QuerySet[Order] | None = None) -> QuerySet[Order]:
     queryset = Order.objects.all() if queryset is None else queryset
-    return queryset.select_related("store", "fulfilled_from", "customer").prefetch_related("lines")
+    return queryset.select_related("store", "fulfilled_from", "customer").prefetch_related("lines__product")
+
+
+def _order_title(order: Order) -> str:
+    """Where the order stands, for an agent answering "where is my order?" beside a ticket."""
+    title = f"{order.get_channel_display()} {order.store.name} ¥{order.total:,}"
+    if order.fulfilment_type:
+        title += f" — {order.get_status_display()}"
+        if order.fulfilment_type == Order.Fulfilment.PICKUP and order.fulfilled_from:
+            title += f" ({order.fulfilled_from.name})"
+        if order.tracking_number:
+            title += f" {order.carrier} {order.tracking_number}"
+    return title
+
+
+def fulfilment_queue(*, store: Store) -> dict[str, list[Order]]:
+    """What a store has to do for orders: ship-from-store orders to pick, pack and ship, pickups to
+    prepare, and the ready shelf (oldest first, so the longest-waiting comes first)."""
+    orders = order_with_lines(
+        Order.objects.filter(status__in=[Order.Status.PLACED, Order.Status.READY_FOR_PICKUP]).filter(
+            Q(fulfilled_from=store) | Q(fulfilled_from__isnull=True, store=store)
+        )
+    ).order_by("ordered_at", "pk")
+    queue: dict[str, list[Order]] = {"to_ship": [], "to_prepare": [], "ready": []}
+    for order in orders:
+        if order.status == Order.Status.READY_FOR_PICKUP:
+            queue["ready"].append(order)
+        elif order.fulfilment_type == Order.Fulfilment.PICKUP:
+            queue["to_prepare"].append(order)
+        else:
+            queue["to_ship"].append(order)
+    return queue
 
 
 def order_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEntry]:
-    orders = Order.objects.filter(customer=customer).select_related("store")
+    orders = Order.objects.filter(customer=customer).select_related("store", "fulfilled_from")
     returns = OrderReturn.objects.filter(order__customer=customer).select_related("order")
     if before is not None:
         orders = orders.filter(ordered_at__lt=before)
@@ -328,8 +372,9 @@ def order_timeline(*, customer: Customer, limit: int, before=None) -> list[Timel
     entries = [
         TimelineEntry(
             at=o.ordered_at, kind="order", id=o.public_id, channel=o.channel,
-            title=f"{o.get_channel_display()} {o.store.name} ¥{o.total:,}",
-            detail={"total": o.total, "store": o.store.code, "status": o.status, "points_redeemed": o.points_redeemed},
+            title=_order_title(o),
+            detail={"total": o.total, "store": o.store.code, "status": o.status, "points_redeemed": o.points_redeemed,
+                    "fulfilment": o.fulfilment_type, "carrier": o.carrier, "tracking_number": o.tracking_number},
         )
         for o in orders.order_by("-ordered_at")[:limit]
     ]  # fmt: skip

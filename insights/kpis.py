@@ -231,6 +231,7 @@ def reservation_pickups(span: Span, scope: Scope, using: str) -> PickupCount:
         kind=Reservation.Kind.PICKUP,
         status__in=[Reservation.Status.FULFILLED, Reservation.Status.EXPIRED, Reservation.Status.CANCELLED],
         closed_at__gte=span.start, closed_at__lt=span.end,
+        order__isnull=True,  # a pickup order's units: counted once, as the order, by order_pickups
     )  # fmt: skip
     if scope.store is not None:
         ended = ended.filter(store=scope.store)
@@ -242,9 +243,25 @@ def reservation_pickups(span: Span, scope: Scope, using: str) -> PickupCount:
     return PickupCount(counts["ended"], counts["collected"])
 
 
-# Every kind of pickup the pickup rate counts. Pickup orders (click-and-collect paid online, issue 11)
-# add one function here with the same signature; nothing else changes.
-PICKUP_SOURCES = (reservation_pickups,)
+def order_pickups(span: Span, scope: Scope, using: str) -> PickupCount:
+    """Click-and-collect orders (paid online, collected in a store) that ended in the span: collected,
+    or cancelled (by the customer, staff, or because nobody came within INVENTORY_PICKUP_DAYS). Like
+    the reservations, they count at their pickup store; a channel filter leaves them out."""
+    if scope.channel:
+        return PickupCount(0, 0)
+    pickups = Order.objects.using(using).filter(fulfilment_type=Order.Fulfilment.PICKUP)
+    if scope.store is not None:
+        pickups = pickups.filter(fulfilled_from=scope.store)
+    if scope.prefecture:
+        pickups = pickups.filter(fulfilled_from__prefecture=scope.prefecture)
+    collected = Q(status=Order.Status.COLLECTED, collected_at__gte=span.start, collected_at__lt=span.end)
+    cancelled = Q(status=Order.Status.CANCELLED, cancelled_at__gte=span.start, cancelled_at__lt=span.end)
+    counts = pickups.filter(collected | cancelled).aggregate(ended=_count(), collected=_count(filter=collected))
+    return PickupCount(counts["ended"], counts["collected"])
+
+
+# Every kind of pickup the pickup rate counts: click-and-collect reservations and pickup orders.
+PICKUP_SOURCES = (reservation_pickups, order_pickups)
 
 
 def pickup_figures(period: Period, scope: Scope, using: str) -> dict:

@@ -9,7 +9,16 @@ from django.utils.translation import gettext_lazy as _
 from crm.admin import ReadOnlyAdmin
 from crm.exceptions import DomainError
 
-from .models import Discrepancy, Reservation, StockLevel, StockMovement, StockSyncBatch, Transfer
+from .models import (
+    Discrepancy,
+    OpeningHours,
+    Reservation,
+    StockLevel,
+    StockMovement,
+    StockSyncBatch,
+    Transfer,
+    TryOnSettings,
+)
 from .services import cancel_reservation, receive_transfer, resolve_discrepancy, ship_transfer
 
 
@@ -141,3 +150,21 @@ class TransferAdmin(admin.ModelAdmin):
         for transfer in queryset:
             receive_transfer(transfer=transfer, actor=request.user)
         self.message_user(request, _("Received."))
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(admin.ModelAdmin):
+    """When each store is open, per weekday; try-ons are booked only inside these hours. A store without
+    any row uses INVENTORY_DEFAULT_OPENING_HOURS every day; a weekday without a row is closed."""
+
+    list_display = ["store", "weekday", "opens", "closes"]
+    list_filter = ["store", "weekday"]
+    list_select_related = ["store"]
+    ordering = ["store__code", "weekday"]
+
+
+@admin.register(TryOnSettings)
+class TryOnSettingsAdmin(admin.ModelAdmin):
+    list_display = ["store", "slot_minutes", "capacity"]
+    list_select_related = ["store"]
+    ordering = ["store__code"]

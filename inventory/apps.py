@@ -33,6 +33,8 @@ class InventoryConfig(AppConfig):
         register_return_step(ReturnStep(orders.STEP, position=30, locks="stock levels", write=orders.restock_return))
         # dispatch_uid: connected once even if ready() runs twice (tests, autoreload).
         signals.customers_merged.connect(receivers.on_customers_merged, dispatch_uid="inventory.customers_merged")
+        signals.order_collected.connect(receivers.on_order_collected, dispatch_uid="inventory.order_collected")
+        signals.order_cancelled.connect(receivers.on_order_cancelled, dispatch_uid="inventory.order_cancelled")
         register_panel(
             Panel(
                 "reservations", _("Reservations"), "inventory/panels/reservations.html", reservations_panel_context,
@@ -48,4 +50,8 @@ class InventoryConfig(AppConfig):
         register_nav_item(
             NavItem("reservations", _("Reservations"), "inventory:reservations",
                     permission="inventory.view_reservation", order=31)
+        )  # fmt: skip
+        register_nav_item(
+            NavItem("fulfilment", _("Fulfilment queue"), "inventory:fulfilment",
+                    permission="inventory.view_reservation", order=32)
         )  # fmt: skip

@@ -43,3 +43,16 @@ class TransferForm(forms.Form):
         if from_store is not None:
             stores = stores.exclude(pk=from_store.pk)
         self.fields["to_store"].queryset = stores
+
+
+class ShipOrderForm(forms.Form):
+    carrier = forms.CharField(label=_("Carrier"), max_length=64)
+    tracking_number = forms.CharField(label=_("Tracking number"), max_length=64)
+
+
+class CollectOrderForm(forms.Form):
+    pickup_code = forms.CharField(label=_("Pickup code"), max_length=32)
+
+
+class CancelOrderForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)

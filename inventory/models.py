@@ -124,6 +124,16 @@ class Reservation(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"))
     pickup_code = models.CharField(_("pickup code"), max_length=8)
     slot_start = models.DateTimeField(_("try-on slot"), null=True, blank=True)
+    # The click-and-collect order whose units this holds (one row per product); its lifecycle
+    # (collect, cancel, not collected in time) closes the row, not the reservation endpoints.
+    order = models.ForeignKey(
+        "crm.Order",
+        verbose_name=_("order"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reservations",
+    )
     expires_at = models.DateTimeField(_("expires at"))
     ready_mail_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -261,3 +271,58 @@ class StockSyncBatch(models.Model):
 
     def __str__(self):
         return self.public_id
+
+
+class OpeningHours(models.Model):
+    """When a store is open on one weekday; try-on slots are offered only inside these hours.
+    A weekday without a row is a closed day."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    store = models.ForeignKey("crm.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="+")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        ordering = ["store", "weekday"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "weekday"], name="inventory_hours_unique_store_day"),
+            models.CheckConstraint(condition=Q(opens__lt=F("closes")), name="inventory_hours_opens_before_closes"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="inventory_hours_weekday"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class TryOnSettings(models.Model):
+    """How a store books fittings: the slot length and how many customers one slot takes."""
+
+    store = models.OneToOneField(
+        "crm.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="try_on_settings"
+    )
+    slot_minutes = models.PositiveSmallIntegerField(_("slot length (minutes)"), default=30)
+    capacity = models.PositiveSmallIntegerField(_("customers per slot"), default=2)
+
+    class Meta:
+        verbose_name = _("try-on settings")
+        verbose_name_plural = _("try-on settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gte=5, slot_minutes__lte=240), name="inventory_tryon_slot_length"
+            ),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="inventory_tryon_capacity"),
+        ]
+
+    def __str__(self):
+        return f"{self.slot_minutes} min × {self.capacity}"

@@ -6,3 +6,11 @@ from . import services
 
 def on_customers_merged(sender, winner, loser, merge, **kwargs):
     services.move_reservations(winner=winner, loser=loser, merge=merge)
+
+
+def on_order_collected(sender, order, **kwargs):
+    services.hand_over_pickup_order(order=order)
+
+
+def on_order_cancelled(sender, order, **kwargs):
+    services.release_cancelled_order(order=order)

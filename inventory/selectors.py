@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import F, FilteredRelation, Q, QuerySet, Value
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -13,6 +13,7 @@ from crm.models import Customer, Product, Store
 from crm.registry import TimelineEntry
 
 from .models import Discrepancy, Reservation, StockLevel, StockMovement, Transfer
+from .services.tryon import HOLDS_A_PLACE, Slot, slot_starts, try_on_settings
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,26 @@ def reservations_for_store_day(*, store: Store, day=None) -> QuerySet[Reservatio
     start = timezone.make_aware(datetime.combine(day, time.min))
     end = start + timedelta(days=1)
     return (
-        Reservation.objects.filter(store=store, status=Reservation.Status.ACTIVE)
+        Reservation.objects.filter(store=store, status=Reservation.Status.ACTIVE, order__isnull=True)
         .filter(
             Q(kind__in=[Reservation.Kind.PICKUP, Reservation.Kind.HOLD])
             | Q(kind=Reservation.Kind.TRY_ON, slot_start__gte=start, slot_start__lt=end)
         )
         .select_related("customer", "product")
         .order_by("kind", Coalesce("slot_start", "expires_at"), "pk")
+    )
+
+
+def try_ons_for_store_day(*, store: Store, day=None) -> QuerySet[Reservation]:
+    day = day or timezone.localdate()
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return (
+        Reservation.objects.filter(
+            store=store, kind=Reservation.Kind.TRY_ON, slot_start__gte=start, slot_start__lt=start + timedelta(days=1)
+        )
+        .exclude(status=Reservation.Status.CANCELLED)
+        .select_related("customer", "product")
+        .order_by("slot_start", "pk")
     )
 
 
@@ -187,3 +201,24 @@ def stock_mismatches() -> list[StockMismatch]:
     with connection.cursor() as cursor:
         cursor.execute(sql)
         return [StockMismatch(*(int(v) for v in row)) for row in cursor.fetchall()]
+
+
+def try_on_slots(*, store: Store, day) -> list[Slot]:
+    """The store's try-on slots on a local day with the places left; a slot already begun has none."""
+    starts = slot_starts(store, day)
+    if not starts:
+        return []
+    minutes, capacity = try_on_settings(store)
+    booked = dict(
+        Reservation.objects.filter(
+            store=store, kind=Reservation.Kind.TRY_ON, status__in=HOLDS_A_PLACE, slot_start__in=starts
+        )
+        .values_list("slot_start")
+        .annotate(n=Count("pk"))
+    )
+    now = timezone.now()
+    return [
+        Slot(start=start, end=start + timedelta(minutes=minutes),
+             free=0 if start <= now else max(capacity - booked.get(start, 0), 0))
+        for start in starts
+    ]  # fmt: skip

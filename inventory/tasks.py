@@ -11,6 +11,12 @@ def expire_reservations_task() -> int:
     return services.expire_reservations()
 
 
+@shared_task(name="inventory.mark_try_on_assists")
+def mark_try_on_assists_task() -> int:
+    """Beat: mark orders that followed a try-on as assisted by its store. Safe to run twice."""
+    return services.mark_try_on_assists()
+
+
 @shared_task(name="inventory.remind_expiring_holds")
 def remind_expiring_holds_task() -> int:
     """Beat: queue one reminder per hold that expires soon; each is sent once (claimed on the row)."""

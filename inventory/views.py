@@ -12,11 +12,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm import selectors as crm_selectors
 from crm.exceptions import DomainError
-from crm.models import Store
+from crm.models import Order, Store
+from crm.selectors import fulfilment_queue
+from crm.services import cancel_order, collect_order, mark_order_ready, ship_order
 from crm.views import staff_page
 
 from . import selectors
-from .forms import ReservationForm, ResolveDiscrepancyForm, StockSearchForm, TransferForm
+from .forms import (
+    CancelOrderForm,
+    CollectOrderForm,
+    ReservationForm,
+    ResolveDiscrepancyForm,
+    ShipOrderForm,
+    StockSearchForm,
+    TransferForm,
+)
 from .models import Discrepancy, Reservation, Transfer
 from .services import (
     cancel_reservation,
@@ -302,3 +312,70 @@ def transfer_receive(request, public_id):
     receive_transfer(transfer=transfer, actor=request.user)
     messages.success(request, _("Received %(n)d × %(sku)s.") % {"n": transfer.quantity, "sku": transfer.product.sku})
     return redirect(f"{reverse('inventory:transfers')}?store={transfer.to_store.code}")
+
+
+# --- the store's fulfilment queue --------------------------------------------------------------
+@require_GET
+@staff_page("inventory.view_reservation")
+def fulfilment(request):
+    """Ship-from-store orders to pick, pack and ship; pickups to prepare; the ready shelf; today's try-ons."""
+    store = _current_store(request)
+    queue = fulfilment_queue(store=store) if store else {"to_ship": [], "to_prepare": [], "ready": []}
+    try_ons = list(selectors.try_ons_for_store_day(store=store)) if store else []
+    context = {"store": store, "stores": _store_choices(), "try_ons": try_ons, **queue,
+               "ship_form": ShipOrderForm(), "collect_form": CollectOrderForm()}  # fmt: skip
+    return render(request, "inventory/fulfilment.html", context)
+
+
+def _order_or_404(public_id: str) -> Order:
+    order = Order.objects.select_related("store", "fulfilled_from").filter(public_id=public_id).first()
+    if order is None:
+        raise Http404(_("No order with this id."))
+    return order
+
+
+def _back_to_queue(order: Order):
+    store = order.fulfilled_from or order.store
+    return redirect(f"{reverse('inventory:fulfilment')}?store={store.code}#{order.public_id}")
+
+
+def _order_action(request, public_id, form_class, action, done_message):
+    order = _order_or_404(public_id)
+    form = form_class(request.POST) if form_class else None
+    if form is not None and not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{form.fields[field].label}: {' '.join(errors)}")
+        return _back_to_queue(order)
+    try:
+        action(order=order, actor=request.user, **(form.cleaned_data if form else {}))
+    except ValidationError as error:
+        messages.error(request, " ".join(m for ms in error.message_dict.values() for m in ms))
+    except DomainError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, done_message % {"order": order.public_id})
+    return _back_to_queue(order)
+
+
+@require_POST
+@staff_page("inventory.change_reservation")
+def order_ship(request, public_id):
+    return _order_action(request, public_id, ShipOrderForm, ship_order, _("Shipped: %(order)s."))
+
+
+@require_POST
+@staff_page("inventory.change_reservation")
+def order_ready(request, public_id):
+    return _order_action(request, public_id, None, mark_order_ready, _("On the pickup shelf: %(order)s."))
+
+
+@require_POST
+@staff_page("inventory.change_reservation")
+def order_collect(request, public_id):
+    return _order_action(request, public_id, CollectOrderForm, collect_order, _("Handed over: %(order)s."))
+
+
+@require_POST
+@staff_page("inventory.change_reservation")
+def order_cancel(request, public_id):
+    return _order_action(request, public_id, CancelOrderForm, cancel_order, _("Cancelled: %(order)s."))

@@ -18,7 +18,7 @@ class LoyaltyConfig(AppConfig):
             register_return_step,
             register_timeline_source,
         )
-        from crm.signals import customers_merged
+        from crm.signals import customers_merged, order_cancelled
 
         from . import demo, panels, personal_data, receivers, selectors
         from .services import orders
@@ -32,6 +32,7 @@ class LoyaltyConfig(AppConfig):
             ReturnStep(orders.STEP, position=20, locks="point account", write=orders.reverse_return_points)
         )
         customers_merged.connect(receivers.on_customers_merged, dispatch_uid="loyalty.customers_merged")
+        order_cancelled.connect(receivers.on_order_cancelled, dispatch_uid="loyalty.order_cancelled")
         register_customer_summary("loyalty", selectors.customer_point_summaries)
         register_timeline_source("loyalty.points", selectors.point_timeline)
         panels.register()

@@ -6,3 +6,7 @@ from . import services
 
 def on_customers_merged(sender, winner, loser, merge, **kwargs):
     services.merge_point_accounts(winner=winner, loser=loser, merge=merge)
+
+
+def on_order_cancelled(sender, order, **kwargs):
+    services.reverse_cancelled_order_points(order=order)

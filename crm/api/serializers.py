@@ -207,6 +207,18 @@ class OrderLineInput(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
     unit_price = serializers.IntegerField(min_value=0, max_value=100_000_000)
+    reservation = serializers.CharField(
+        max_length=32, required=False, allow_blank=True,
+        help_text="Store sales: a hold's id or code, or a pickup order's code; the line takes the held units.",
+    )  # fmt: skip
+
+
+class FulfilmentInput(StrictSerializer):
+    type = serializers.ChoiceField(choices=Order.Fulfilment.choices)
+    store = serializers.CharField(
+        max_length=32, required=False, allow_null=True,
+        help_text="pickup: the store that hands the order over (required); ship: the location that ships.",
+    )  # fmt: skip
 
 
 class OrderInput(StrictSerializer):
@@ -220,6 +232,7 @@ class OrderInput(StrictSerializer):
     lines = OrderLineInput(many=True, min_length=1, max_length=500)
     redeem_points = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, default=0)
     coupon_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    fulfilment = FulfilmentInput(required=False, allow_null=True)
 
     def validate_lines(self, lines):
         if sum(line["quantity"] * line["unit_price"] for line in lines) > MAX_ORDER_YEN:
@@ -237,12 +250,29 @@ class OrderLineOutput(serializers.ModelSerializer):
         fields = ["line_number", "sku", "name", "quantity", "unit_price", "amount", "returned_quantity"]
 
 
+class OrderListSerializer(serializers.ListSerializer):
+    """A page of orders asks for its customers' points balances once, not once per order."""
+
+    def to_representation(self, data):
+        items = list(data.all() if hasattr(data, "all") else data)
+        customers = {order.customer.pk: order.customer for order in items if order.customer is not None}
+        self.child.context["summaries"] = customer_summaries(list(customers.values()))
+        return [self.child.to_representation(item) for item in items]
+
+
+class FulfilmentOutput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Order.Fulfilment.choices)
+    store = serializers.CharField(help_text="The pickup store, or the location that ships.")
+    pickup_code = serializers.CharField(allow_null=True, help_text="Pickup orders only.")
+
+
 class OrderOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     fulfilled_from = serializers.SerializerMethodField()
     customer = serializers.SlugRelatedField(slug_field="public_id", read_only=True, allow_null=True)
     points_balance = serializers.SerializerMethodField()
+    fulfilment = serializers.SerializerMethodField()
     lines = OrderLineOutput(many=True, read_only=True)
 
     class Meta:
@@ -250,8 +280,18 @@ class OrderOutput(serializers.ModelSerializer):
         fields = [
             "id", "source", "external_ref", "channel", "store", "fulfilled_from", "customer", "ordered_at",
             "subtotal", "points_redeemed", "discount", "total", "points_earned", "points_balance", "returned_amount",
-            "status", "lines", "created_at",
+            "status", "fulfilment", "carrier", "tracking_number", "shipped_at", "ready_at", "collected_at",
+            "cancelled_at", "lines", "created_at",
         ]  # fmt: skip
+        list_serializer_class = OrderListSerializer
+
+    @extend_schema_field(FulfilmentOutput(allow_null=True))
+    def get_fulfilment(self, order) -> dict | None:
+        if not order.fulfilment_type:
+            return None
+        store = (order.fulfilled_from or order.store).code
+        code = order.pickup_code if order.fulfilment_type == Order.Fulfilment.PICKUP else None
+        return {"type": order.fulfilment_type, "store": store, "pickup_code": code}
 
     def to_representation(self, order) -> dict:
         """The declared fields' output, built directly (the answer of the busiest write; DRF's field
@@ -274,6 +314,13 @@ class OrderOutput(serializers.ModelSerializer):
             "points_balance": self.get_points_balance(order),
             "returned_amount": order.returned_amount,
             "status": order.status,
+            "fulfilment": self.get_fulfilment(order),
+            "carrier": order.carrier,
+            "tracking_number": order.tracking_number,
+            "shipped_at": iso_datetime(order.shipped_at),
+            "ready_at": iso_datetime(order.ready_at),
+            "collected_at": iso_datetime(order.collected_at),
+            "cancelled_at": iso_datetime(order.cancelled_at),
             "lines": [
                 {
                     "line_number": line.line_number,
@@ -300,7 +347,10 @@ class OrderOutput(serializers.ModelSerializer):
         answer = getattr(order, "answer", None)  # what the order pipeline's steps just decided
         if answer and "points_balance" in answer:
             return answer["points_balance"]
-        return customer_summaries([order.customer]).get(order.customer.pk, {}).get("points_balance", 0)
+        summaries = self.context.get("summaries")
+        if summaries is None:
+            summaries = customer_summaries([order.customer])
+        return summaries.get(order.customer.pk, {}).get("points_balance", 0)
 
 
 class ReturnLineInput(StrictSerializer):
@@ -341,3 +391,22 @@ class TimelineEntryOutput(serializers.Serializer):
     title = serializers.CharField()
     channel = serializers.CharField()
     detail = serializers.DictField()
+
+
+class ShipInput(StrictSerializer):
+    carrier = serializers.CharField(max_length=64)
+    tracking_number = serializers.CharField(max_length=64)
+
+
+class CollectInput(StrictSerializer):
+    pickup_code = serializers.CharField(max_length=32)
+
+
+class CancelInput(StrictSerializer):
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class OrderListQuery(serializers.Serializer):
+    customer = serializers.CharField(max_length=32, required=False)
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+    store = serializers.CharField(max_length=32, required=False, help_text="Selling, shipping or pickup store code.")

@@ -14,4 +14,8 @@ urlpatterns = [
     path("orders/", views.OrderCreateView.as_view(), name="api-orders"),
     path("orders/<str:order_id>/", views.OrderDetailView.as_view(), name="api-order"),
     path("orders/<str:order_id>/returns/", views.OrderReturnView.as_view(), name="api-order-returns"),
+    path("orders/<str:order_id>/ship/", views.OrderShipView.as_view(), name="api-order-ship"),
+    path("orders/<str:order_id>/ready/", views.OrderReadyView.as_view(), name="api-order-ready"),
+    path("orders/<str:order_id>/collect/", views.OrderCollectView.as_view(), name="api-order-collect"),
+    path("orders/<str:order_id>/cancel/", views.OrderCancelView.as_view(), name="api-order-cancel"),
 ]

@@ -7,7 +7,7 @@ from datetime import datetime
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -20,10 +20,14 @@ from ..models import AccessLogEntry, Channel, ConsentSource, Order, Product, Sal
 from ..privacy.access_log import log_access
 from ..registry import customer_timeline
 from ..services import (
+    cancel_order,
+    collect_order,
     create_customer,
     link_channel_account,
+    mark_order_ready,
     record_order,
     record_return,
+    ship_order,
     update_customer,
     upsert_product,
 )
@@ -31,17 +35,21 @@ from .auth import api_actor, has_scope
 from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from .pagination import parse_limit
 from .serializers import (
+    CancelInput,
+    CollectInput,
     CustomerCreateInput,
     CustomerInput,
     CustomerOutput,
     LinkedCustomerOutput,
     LinkInput,
     OrderInput,
+    OrderListQuery,
     OrderOutput,
     ProductInput,
     ProductOutput,
     ReturnInput,
     ReturnOutput,
+    ShipInput,
     StoreOutput,
     TimelineEntryOutput,
 )
@@ -281,14 +289,71 @@ class CustomerTimelineView(APIView):
 
 
 # --- Orders ---------------------------------------------------------------------------------
-class OrderCreateView(APIView):
+class OrderCreateView(ListAPIView):
     required_scope = "orders:write"
+    serializer_class = OrderOutput
+    filter_backends = []
+
+    def get_queryset(self):
+        params = OrderListQuery(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        criteria, errors = params.validated_data, {}
+        customer = store = None
+        if criteria.get("customer"):
+            customer = selectors.get_customer(criteria["customer"])
+            if customer is None:
+                errors["customer"] = [_("Unknown customer.")]
+        if criteria.get("store"):
+            store = Store.objects.filter(code=criteria["store"]).first()
+            if store is None:
+                errors["store"] = [_("Unknown store.")]
+        if errors:
+            raise ValidationError(errors)
+        return selectors.order_list(customer=customer, status=criteria.get("status", ""), store=store)
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary="Orders, newest first (where is my order?)",
+        description="`store` matches the selling store, the location that ships and the pickup store. "
+        "An unknown customer or store answers 400 naming the parameter.",
+        parameters=[OrderListQuery],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="orders_create",
         summary="Record a sale from any channel",
         request=OrderInput,
-        responses={201: OrderOutput, 200: OrderOutput},
+        responses={
+            201: OrderOutput,
+            200: OrderOutput,
+            (409, "application/problem+json"): OpenApiResponse(
+                inline_serializer(
+                    "OrderConflictProblem",
+                    {
+                        "type": serializers.CharField(),
+                        "title": serializers.CharField(),
+                        "status": serializers.IntegerField(),
+                        "detail": serializers.CharField(),
+                        "code": serializers.CharField(
+                            help_text="out_of_stock, insufficient_points, reference_conflict, idempotency_in_progress"
+                        ),
+                        "errors": serializers.DictField(
+                            child=serializers.ListField(child=serializers.CharField()), required=False
+                        ),
+                        "alternatives": serializers.ListField(
+                            child=serializers.CharField(),
+                            required=False,
+                            help_text="out_of_stock of a pickup order: codes of stores in the customer's prefecture "
+                            "that have every line",
+                        ),
+                    },
+                ),
+                description="Conflict: out_of_stock (a pickup order also lists `alternatives`), insufficient_points, "
+                "reference_conflict, idempotency_in_progress",
+            ),
+        },
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     @idempotent
@@ -315,6 +380,20 @@ def resolve_order_references(data: dict) -> dict:
             errors["store"] = [_("No EC warehouse is set up; name the shipping store.")]
     else:
         errors["store"] = [_("This field is required for this channel.")]
+    fulfilment = data.pop("fulfilment", None)
+    if fulfilment:
+        fulfilment_store = None
+        if fulfilment.get("store"):
+            fulfilment_store = Store.objects.filter(code=fulfilment["store"], active=True).first()
+            if fulfilment_store is None:
+                errors["fulfilment.store"] = [_("Unknown store.")]
+        elif fulfilment["type"] == "pickup":
+            errors["fulfilment.store"] = [_("A pickup order names the store that hands it over.")]
+        if fulfilment["type"] == "ship" and fulfilment_store is not None:
+            if store_code and store_code != fulfilment_store.code:
+                errors["fulfilment.store"] = [_("Differs from store: name the shipping location once.")]
+            store = fulfilment_store  # the location that ships
+        data["fulfilment"] = {"type": fulfilment["type"], "store": fulfilment_store}
     customer_id, identity = data.pop("customer", None), data.pop("customer_identity", None)
     customer = None
     if customer_id and identity:
@@ -332,9 +411,12 @@ def resolve_order_references(data: dict) -> dict:
     for i, line in enumerate(data["lines"]):
         if line["sku"] not in products:
             errors[f"lines.{i}.sku"] = [_("Unknown SKU.")]
+        if line.get("reservation") and data["channel"] != SalesChannel.STORE:
+            errors[f"lines.{i}.reservation"] = [_("Only a store sale hands held units over.")]
     if errors:
         raise ValidationError(errors)
-    lines = [{"product": products[line["sku"]], "quantity": line["quantity"], "unit_price": line["unit_price"]}
+    lines = [{"product": products[line["sku"]], "quantity": line["quantity"], "unit_price": line["unit_price"],
+              "reservation": line.get("reservation", "")}
              for line in data["lines"]]  # fmt: skip
     return {**data, "store": store, "customer": customer, "lines": lines}
 
@@ -369,3 +451,80 @@ class OrderReturnView(APIView):
         data.is_valid(raise_exception=True)
         order_return = record_return(order=order, actor=api_actor(request), **data.validated_data)
         return Response(ReturnOutput(order_return).data, status=201)
+
+
+def order_or_404(public_id: str) -> Order:
+    order = Order.objects.filter(public_id=public_id).first()
+    if order is None:
+        raise NotFound(_("No order with this id."))
+    return order
+
+
+def _order_answer(order: Order) -> Response:
+    return Response(OrderOutput(selectors.order_with_lines().get(pk=order.pk)).data)
+
+
+class OrderShipView(APIView):
+    required_scope = "orders:write"
+
+    @extend_schema(
+        operation_id="orders_ship",
+        summary="A delivery order has left: placed → shipped, with carrier and tracking number",
+        description="Other states (a pickup order, shipped, cancelled, a store sale) answer 409 `invalid_state`.",
+        request=ShipInput,
+        responses=OrderOutput,
+    )
+    def post(self, request, order_id):
+        order = order_or_404(order_id)
+        data = ShipInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _order_answer(ship_order(order=order, actor=api_actor(request), **data.validated_data))
+
+
+class OrderReadyView(APIView):
+    required_scope = "orders:write"
+
+    @extend_schema(
+        operation_id="orders_ready",
+        summary="A pickup order waits at its store: placed → ready_for_pickup; the customer is mailed once",
+        description="Other states answer 409 `invalid_state`.",
+        request=None,
+        responses=OrderOutput,
+    )
+    def post(self, request, order_id):
+        return _order_answer(mark_order_ready(order=order_or_404(order_id), actor=api_actor(request)))
+
+
+class OrderCollectView(APIView):
+    required_scope = "orders:write"
+
+    @extend_schema(
+        operation_id="orders_collect",
+        summary="Hand a pickup order over against its code: ready_for_pickup → collected",
+        description="A wrong code answers 422 `pickup_code_mismatch`; other states 409 `invalid_state`. "
+        "The held units leave the store once.",
+        request=CollectInput,
+        responses=OrderOutput,
+    )
+    def post(self, request, order_id):
+        order = order_or_404(order_id)
+        data = CollectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _order_answer(collect_order(order=order, actor=api_actor(request), **data.validated_data))
+
+
+class OrderCancelView(APIView):
+    required_scope = "orders:write"
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        summary="Cancel before it has left: stock released, redeemed points given back, earned points taken back",
+        description="Only `placed` and `ready_for_pickup` orders; others answer 409 `invalid_state`.",
+        request=CancelInput,
+        responses=OrderOutput,
+    )
+    def post(self, request, order_id):
+        order = order_or_404(order_id)
+        data = CancelInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        return _order_answer(cancel_order(order=order, actor=api_actor(request), **data.validated_data))

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.db.models.constants import OnConflict
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import ReferenceConflict
+from ..exceptions import InvalidState, ReferenceConflict
 from ..ids import new_order_id
 from ..models import Customer, Order, OrderLine, OrderReturn, OrderReturnLine, Product, SalesChannel, Store
 from ..money import points_in_yen
@@ -17,8 +17,18 @@ from ..registry import COUPON_STEP, DraftLine, OrderDraft, ReturnDraft, order_st
 from ..selectors import get_customer
 from ..signals import order_recorded, order_returned
 from ..transactions import service_atomic
+from .fulfilment import lifecycle_fields, take_over_pickups
 
 logger = logging.getLogger(__name__)
+
+
+# A cancelled order has nothing left to return; a pickup not yet collected is cancelled instead. (A
+# delivery still `placed` may be returned: not every EC site reports shipping.)
+def _returnable(order: Order) -> bool:
+    if order.status == Order.Status.CANCELLED:
+        return False
+    waiting = (Order.Status.PLACED, Order.Status.READY_FOR_PICKUP)
+    return not (order.fulfilment_type == Order.Fulfilment.PICKUP and order.status in waiting)
 
 
 def record_order(
@@ -32,6 +42,7 @@ def record_order(
     customer: Customer | None = None,
     redeem_points: int = 0,
     coupon_code: str = "",
+    fulfilment: dict | None = None,
 ) -> tuple[Order, bool]:
     """Record a sale from any channel, once: `(source, external_ref)` is unique, so the same order
     sent again (a retry, a concurrent duplicate) returns the original with created=False, and the
@@ -44,6 +55,11 @@ def record_order(
     pipeline contract in crm/registry.py; a new kind of input (e.g. a fulfilment choice) becomes an
     argument here and a field of OrderDraft, so that every step sees it. A `coupon_code` is such an
     input: campaigns' coupon step reserves it and takes its discount off the total.
+
+    `fulfilment` (EC/app only) is ``{type: ship|pickup, store}``: such orders start `placed` and
+    follow the lifecycle of services/fulfilment.py; a pickup is held at its store under a code. A
+    store sale line may carry `reservation` (held units it hands over: a pickup order is collected
+    here, after the customer and before every step, in the global lock order).
     """
     existing = Order.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
@@ -51,15 +67,22 @@ def record_order(
                        redeem_points=redeem_points), False  # fmt: skip
     _validate_order(channel=channel, store=store, lines=lines, customer=customer, redeem_points=redeem_points)
     subtotal = sum(line["quantity"] * line["unit_price"] for line in lines)
+    lifecycle = lifecycle_fields(channel=channel, store=store, fulfilment=fulfilment, customer=customer)
     with service_atomic():
         draft = OrderDraft(
             public_id=new_order_id(), source=source, external_ref=external_ref, channel=channel, store=store,
             customer=lock_customer(customer) if customer is not None else None, ordered_at=ordered_at,
-            lines=[DraftLine(number, line["product"], line["quantity"], line["unit_price"])
-                   for number, line in enumerate(lines, start=1)],
+            lines=[],
             redeem_points=redeem_points, subtotal=subtotal, total=subtotal - points_in_yen(redeem_points),
             coupon_code=(coupon_code or "").strip(),
+            lifecycle=lifecycle, fulfilled_from=lifecycle.get("fulfilled_from"),
         )  # fmt: skip
+        if channel == SalesChannel.STORE:
+            take_over_pickups(lines=lines, store=store)  # locks: order (the pickups handed over)
+        draft.lines = [
+            DraftLine(number, line["product"], line["quantity"], line["unit_price"], line.get("reservation") or "")
+            for number, line in enumerate(lines, start=1)
+        ]
         steps = order_steps()
         if draft.coupon_code and not any(step.name == COUPON_STEP for step in steps):
             raise ValidationError({"coupon_code": [_("Coupons are not available.")]})
@@ -102,7 +125,7 @@ def _write_order(draft: OrderDraft) -> Order | None:
         store=draft.store, customer=draft.customer, ordered_at=draft.ordered_at, subtotal=draft.subtotal,
         points_redeemed=draft.redeem_points, discount=draft.discount, total=draft.total,
         points_earned=draft.points_earned,
-        fulfilled_from=draft.fulfilled_from,
+        **{**draft.lifecycle, "fulfilled_from": draft.fulfilled_from},
     )  # fmt: skip
     meta = Order._meta
     rows = Order.objects._insert(
@@ -115,7 +138,8 @@ def _write_order(draft: OrderDraft) -> Order | None:
     order._state.adding, order._state.db = False, "default"
     order_lines = OrderLine.objects.bulk_create(
         OrderLine(order=order, line_number=line.line_number, product=line.product, sku=line.product.sku,
-                  quantity=line.quantity, unit_price=line.unit_price, amount=line.amount)
+                  quantity=line.quantity, unit_price=line.unit_price, amount=line.amount,
+                  reservation=line.reservation)
         for line in draft.lines
     )  # fmt: skip
     # as prefetch_related leaves them: `order.lines.all()` (the answer, receivers) reads no rows again
@@ -150,6 +174,14 @@ def _replay(existing: Order, *, channel, store, customer, lines, redeem_points) 
                     for name, changed in differs.items() if changed},
         )  # fmt: skip
     return existing
+
+
+def mark_orders_assisted(*, customer_id: int, store_id: int, since: datetime, until: datetime) -> int:
+    """Inventory records here that a try-on at a store led to the customer's orders in a window (for
+    the insights KPI); an order already marked keeps its store. Returns how many were marked."""
+    return Order.objects.filter(
+        customer_id=customer_id, assisted_by__isnull=True, ordered_at__gte=since, ordered_at__lte=until
+    ).update(assisted_by_id=store_id)
 
 
 def _announce(order: Order, redeem_points: int) -> None:
@@ -194,6 +226,12 @@ def record_return(*, order: Order, lines: list[dict], reason: str = "", actor=No
         raise ValidationError({"lines": [_("Name at least one line to return.")]})
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
+        if not _returnable(order):
+            raise InvalidState(
+                _("This order is %(status)s: nothing has been handed over to return; cancel it instead.")
+                % {"status": order.get_status_display()},
+                status_now=order.status,
+            )
         order_lines = list(order.lines.order_by("line_number"))
         by_sku = defaultdict(list)
         for line in order_lines:

@@ -82,3 +82,14 @@ class StockSyncOutput(serializers.Serializer):
     applied = serializers.IntegerField()
     changed = serializers.IntegerField()
     errors = RowError(many=True)
+
+
+class TryOnSlotQuery(serializers.Serializer):
+    store = serializers.CharField(max_length=32, help_text="Store code")
+    date = serializers.DateField(help_text="A day in the store's time zone (Asia/Tokyo), YYYY-MM-DD")
+
+
+class TryOnSlotOutput(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    free = serializers.IntegerField(help_text="Places left; 0 when full or already begun")

@@ -15,5 +15,6 @@ urlpatterns = [
         views.ReservationCancelView.as_view(),
         name="api-inventory-reservation-cancel",
     ),
+    path("inventory/try-on-slots/", views.TryOnSlotsView.as_view(), name="api-inventory-try-on-slots"),
     path("inventory/stock-sync/", views.StockSyncView.as_view(), name="api-inventory-stock-sync"),
 ]

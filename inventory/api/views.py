@@ -23,6 +23,8 @@ from .serializers import (
     ReservationOutput,
     StockSyncInput,
     StockSyncOutput,
+    TryOnSlotOutput,
+    TryOnSlotQuery,
 )
 
 
@@ -149,3 +151,28 @@ class StockSyncView(APIView):
             actor=api_actor(request),
         )
         return Response(StockSyncOutput(batch).data)
+
+
+class TryOnSlotsView(APIView):
+    required_scope = "inventory:read"
+
+    @extend_schema(
+        operation_id="inventory_try_on_slots",
+        summary="A store's try-on slots on one day, within its opening hours, with the places left",
+        description="A closed day answers an empty list. Booking a try-on (`POST /api/v1/inventory/reservations/`, "
+        "kind `try_on`) at another time answers 400 `outside_opening_hours`, in a full slot 409 `slot_full`. "
+        "An unknown store answers 400 naming `store`. One page: `next` is null.",
+        parameters=[TryOnSlotQuery],
+        responses=inline_serializer(
+            "TryOnSlotPage",
+            {"results": TryOnSlotOutput(many=True), "next": serializers.URLField(allow_null=True)},
+        ),
+    )
+    def get(self, request):
+        params = TryOnSlotQuery(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        store = Store.objects.filter(code=params.validated_data["store"], active=True, kind=Store.Kind.STORE).first()
+        if store is None:
+            raise ValidationError({"store": [_("Unknown store.")]})
+        slots = selectors.try_on_slots(store=store, day=params.validated_data["date"])
+        return Response({"results": TryOnSlotOutput(slots, many=True).data, "next": None})

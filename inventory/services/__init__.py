@@ -8,6 +8,7 @@ from .orders import (
     restock_return,
     write_order_stock,
 )
+from .pickups import hand_over_pickup_order, release_cancelled_order
 from .reservations import (
     cancel_reservation,
     create_reservation,
@@ -29,6 +30,7 @@ from .stock import (
 )
 from .sync import sync_stock_counts
 from .transfers import receive_transfer, ship_transfer
+from .tryon import mark_try_on_assists
 
 __all__ = [
     "Move",
@@ -39,15 +41,18 @@ __all__ = [
     "ensure_stock_levels",
     "expire_reservations",
     "fulfil_reservation",
+    "hand_over_pickup_order",
     "holds_due_for_reminder",
     "lock_ship_from_store_candidates",
     "lock_stock_levels",
     "locked_levels",
+    "mark_try_on_assists",
     "move_reservations",
     "prepare_order_stock",
     "receive_stock",
     "receive_transfer",
     "record_movements",
+    "release_cancelled_order",
     "resolve_discrepancy",
     "restock_return",
     "send_hold_reminder_mail",

@@ -19,6 +19,7 @@ from crm.registry import OrderDraft, ReturnDraft
 
 from ..exceptions import OutOfStock
 from ..models import Discrepancy, Reservation, StockLevel, StockMovement
+from .pickups import HeldPlan, PickupPlan, plan_held_units, plan_pickup, write_held_units, write_pickup
 from .stock import Move, Pair, locked_levels, record_movements
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class StockPlan:
     store_id: int
     taken: dict[int, int]  # product id -> units leaving store_id
     shortfalls: list[Discrepancy] = field(default_factory=list)
+    held: HeldPlan | None = None  # a store sale's lines that hand held units over
 
 
 def prepare_order_stock(draft: OrderDraft) -> None:
@@ -48,15 +50,26 @@ def prepare_order_stock(draft: OrderDraft) -> None:
     for i, line in enumerate(draft.lines):
         wanted[line.product.pk] += line.quantity
         first_line.setdefault(line.product.pk, i)
+    if draft.lifecycle.get("fulfilment_type") == "pickup":
+        draft.plans[STEP] = plan_pickup(draft, wanted, first_line)
+        return
     if draft.channel in ONLINE_CHANNELS:
         plan = _plan_online(draft, wanted, first_line)
     else:
+        held = plan_held_units(draft)  # locks the holds named on the lines, before any stock level
+        for product_id, units in held.covered.items():
+            wanted[product_id] -= units  # handed over from a hold or a pickup order: not taken again
         plan = _plan_counter_sale(draft, wanted)
+        plan.held = held
     draft.plans[STEP] = plan
 
 
 def write_order_stock(draft: OrderDraft) -> list[StockMovement]:
-    plan: StockPlan = draft.plans[STEP]
+    plan = draft.plans[STEP]
+    if isinstance(plan, PickupPlan):
+        return write_pickup(draft, plan)
+    if plan.held is not None:
+        write_held_units(draft, plan.held)
     moves = _sale_moves(draft.public_id, plan.store_id, plan.taken)
     created = record_movements(plan.levels, moves, new_keys=True)
     if plan.shortfalls:

@@ -23,6 +23,7 @@ from crm.selectors import get_customer
 from ..exceptions import OutOfStock
 from ..models import Reservation, StockMovement
 from .stock import Move, locked_levels, record_movements
+from .tryon import check_slot_free, check_try_on_slot, lock_try_on_slots
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +103,13 @@ def create_reservation(
     _validate(
         customer=customer, store=store, product=product, quantity=quantity, kind=kind, slot_start=slot_start, now=now
     )
+    if kind == Reservation.Kind.TRY_ON:
+        check_try_on_slot(store=store, slot_start=slot_start)
     customer = get_customer(customer.public_id)  # a merged id reserves for the survivor
     pair = (store.pk, product.pk)
     with transaction.atomic():
+        if kind == Reservation.Kind.TRY_ON:
+            check_slot_free(store=store, slot_start=slot_start, capacity=lock_try_on_slots(store))
         levels = locked_levels([pair])
         available = levels[pair].available
         if available < quantity:
@@ -171,13 +176,23 @@ def _close(reservation: Reservation, *, status: str, actor=None, now=None) -> Re
     return reservation
 
 
+def _refuse_order_units(reservation: Reservation) -> None:
+    if reservation.order_id:
+        raise InvalidState(
+            _("These units belong to a click-and-collect order: collect or cancel the order."),
+            status_now=reservation.status,
+        )
+
+
 def fulfil_reservation(*, reservation: Reservation, actor=None) -> Reservation:
     """Hand over: the units leave the store (a try-on only frees them). Again on a handed-over one: no-op."""
+    _refuse_order_units(reservation)
     return _close(reservation, status=Reservation.Status.FULFILLED, actor=actor)
 
 
 def cancel_reservation(*, reservation: Reservation, actor=None) -> Reservation:
     """Release the units. A handed-over or expired reservation cannot be cancelled (InvalidState)."""
+    _refuse_order_units(reservation)
     return _close(reservation, status=Reservation.Status.CANCELLED, actor=actor)
 
 
@@ -189,7 +204,9 @@ def expire_reservations(*, now: datetime | None = None, batch: int = 500) -> int
     last_pk = 0
     while True:
         ids = list(
-            Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now, pk__gt=last_pk)
+            Reservation.objects.filter(
+                status=Reservation.Status.ACTIVE, expires_at__lte=now, pk__gt=last_pk, order__isnull=True
+            )
             .order_by("pk")
             .values_list("pk", flat=True)[:batch]
         )

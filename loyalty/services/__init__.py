@@ -1,6 +1,7 @@
 """Every write of the loyalty app. Views, API views, admin, commands, tasks and receivers call these."""
 
 from .approvals import approve_point_adjustment, reject_point_adjustment, submit_point_adjustment
+from .cancellations import reverse_cancelled_order_points
 from .expiry import expire_points
 from .ledger import ensure_account, lock_accounts
 from .merges import merge_point_accounts
@@ -20,6 +21,7 @@ __all__ = [
     "recalculate_tiers",
     "redeem_points",
     "reject_point_adjustment",
+    "reverse_cancelled_order_points",
     "reverse_order_points",
     "submit_point_adjustment",
     "write_order_points",

@@ -199,3 +199,33 @@ def test_a_late_event_reaches_the_figures_at_the_next_refresh(planted):
     assert kpi_report(period=PERIOD, scope=Scope()).figures["csat_average"]["value"] == 4.0  # facts of the past
     refresh_insights_facts()
     assert kpi_report(period=PERIOD, scope=Scope()).figures["csat_average"]["value"] == 3.0
+
+
+def test_pickup_orders_count_in_the_pickup_rate_once_each_at_their_store():
+    from crm.models import Order
+    from crm.services import record_order
+    from tests.crm.factories import ProductFactory, WarehouseFactory, stock
+
+    shibuya, umeda = StoreFactory(code="S1", prefecture="東京都"), StoreFactory(code="S2", prefecture="大阪府")
+    warehouse, coat, scarf = WarehouseFactory(), ProductFactory(), ProductFactory()
+    for store in (shibuya, umeda):
+        stock(coat, store, 5)
+        stock(scarf, store, 5)
+    customer = CustomerFactory()
+    made = []
+    for i, store in enumerate([shibuya, shibuya, umeda]):
+        order, _ = record_order(
+            source="ec", external_ref=f"EC-{i}", channel="ec", store=warehouse, ordered_at=day(3), customer=customer,
+            lines=[{"product": coat, "quantity": 1, "unit_price": 1000}, {"product": scarf, "quantity": 1,
+                                                                          "unit_price": 1000}],
+            fulfilment={"type": "pickup", "store": store},
+        )  # fmt: skip
+        made.append(order)
+    # collected, cancelled (not collected in time), collected — all within the period; two lines each
+    Order.objects.filter(pk=made[0].pk).update(status="collected", collected_at=day(2))
+    Order.objects.filter(pk=made[1].pk).update(status="cancelled", cancelled_at=day(1))
+    Order.objects.filter(pk=made[2].pk).update(status="collected", collected_at=day(1))
+    assert kpi_report(period=PERIOD, scope=Scope()).figures["pickup_rate"]["value"] == round(2 / 3, 4)
+    at_shibuya = kpi_report(period=PERIOD, scope=Scope(store=shibuya)).figures["pickup_rate"]["value"]
+    assert at_shibuya == 0.5
+    assert kpi_report(period=PERIOD, scope=Scope(channel="ec")).figures["pickup_rate"]["value"] is None

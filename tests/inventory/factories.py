@@ -6,7 +6,7 @@ from crm.services import record_order
 from inventory.services import receive_stock
 from tests.crm.factories import CustomerFactory, ProductFactory, StoreFactory, WarehouseFactory
 
-__all__ = ["CustomerFactory", "ProductFactory", "StoreFactory", "WarehouseFactory", "order", "stock"]
+__all__ = ["CustomerFactory", "ProductFactory", "StoreFactory", "WarehouseFactory", "next_slot", "order", "stock"]
 
 
 def stock(store, product, quantity):
@@ -22,3 +22,9 @@ def order(*, store, lines, channel="store", customer=None, ref=None):
         lines=[{"product": p, "quantity": q, "unit_price": 1000} for p, q in lines],
     )  # fmt: skip
     return order
+
+
+def next_slot(days=1, at="11:00"):
+    """A try-on slot start inside the default opening hours (10:00–20:00, 30-minute slots), `days` ahead."""
+    day = timezone.localdate() + dt.timedelta(days=days)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.fromisoformat(at)))

@@ -1,12 +1,9 @@
-import datetime as dt
-
 import pytest
-from django.utils import timezone
 
 from crm.models import Order
 from inventory.models import Reservation, StockLevel, StockMovement, StockSyncBatch
 
-from .factories import CustomerFactory, ProductFactory, StoreFactory, WarehouseFactory, stock
+from .factories import CustomerFactory, ProductFactory, StoreFactory, WarehouseFactory, next_slot, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +138,7 @@ def test_bad_reservation_requests_answer_400_naming_the_field_and_write_nothing(
 
 
 def test_a_try_on_in_the_future_is_booked(writer, shop):
-    slot = (timezone.now() + dt.timedelta(days=1)).isoformat()
+    slot = next_slot().isoformat()
     response = writer.post(RESERVATIONS, body(shop[2], kind="try_on", slot_start=slot), format="json")
     assert response.status_code == 201
     assert response.json()["kind"] == "try_on"

@@ -23,7 +23,7 @@ from inventory.services import (
     sync_stock_counts,
 )
 
-from .factories import CustomerFactory, ProductFactory, StoreFactory, WarehouseFactory, order, stock
+from .factories import CustomerFactory, ProductFactory, StoreFactory, WarehouseFactory, next_slot, order, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +146,7 @@ def test_reservations_at_the_ec_warehouse_are_refused(kind):
 def test_try_on_expires_after_its_slot_and_fulfilling_it_puts_the_item_back_on_the_floor():
     store, product = StoreFactory(), ProductFactory()
     stock(store, product, 1)
-    slot = timezone.now() + dt.timedelta(hours=3)
+    slot = next_slot()
     rsv = reserve(store, product, kind="try_on", slot_start=slot)
     assert rsv.expires_at == slot + dt.timedelta(minutes=30)
     fulfil_reservation(reservation=rsv)

@@ -1,10 +1,7 @@
-import datetime as dt
-
 import pytest
 from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from crm.registry import panels_for
 from inventory.models import Discrepancy, Reservation, StockLevel
@@ -14,7 +11,7 @@ from inventory.views import reservations_panel_context
 from tests.crm.factories import UserFactory
 from tests.mfa import login_as
 
-from .factories import CustomerFactory, ProductFactory, StoreFactory, WarehouseFactory, order, stock
+from .factories import CustomerFactory, ProductFactory, StoreFactory, WarehouseFactory, next_slot, order, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +63,7 @@ def test_todays_reservations_list_pickups_holds_and_todays_try_ons(client, clerk
     store, product = shop
     stock(store, product, 5)
     hold = reserve(store, product)
-    later = timezone.now() + dt.timedelta(days=2)
+    later = next_slot(days=2)
     tomorrow_try_on = reserve(store, product, kind="try_on", slot_start=later)
     response = client.get(reverse("inventory:reservations"))
     body = text(response)
