@@ -106,7 +106,10 @@ def describe_errors(rules, errors: dict[str, list[str]]) -> list[dict]:
 
 
 def _is_group(node) -> bool:
-    return isinstance(node, dict) and any(k in node for k in ("all", "any", "not"))
+    """An AND/OR group; an excluded condition ({"not": condition}) is still a condition to the marketer."""
+    while isinstance(node, dict) and set(node) == {"not"}:
+        node = node["not"]
+    return isinstance(node, dict) and any(k in node for k in ("all", "any"))
 
 
 def _locate(rules, path: str):
@@ -127,7 +130,7 @@ def _locate(rules, path: str):
             break
     key = tokens[i] if i < len(tokens) else ""
     spec = None
-    if isinstance(node, dict) and not _is_group(node):
+    if isinstance(node, dict) and not _is_group(node) and "not" not in node:
         spec = FIELDS.get(node.get("field")) if isinstance(node.get("field"), str) else None
         if spec is not None:
             if parts:
