@@ -47,12 +47,9 @@ MEASURE = """() => {
     }
   }
   const items = [...document.querySelectorAll(".site-header nav > ul > li")].filter((li) => li.offsetHeight);
-  const tops = items.map((li) => Math.round(li.getBoundingClientRect().top + li.offsetHeight / 2));
-  return {
-    overflow: Math.max(0, doc.scrollWidth - doc.clientWidth),
-    squeezed,
-    header_rows: new Set(tops.map((t) => Math.round(t / 12))).size,
-  };
+  const middles = items.map((li) => li.getBoundingClientRect().top + li.offsetHeight / 2).sort((a, b) => a - b);
+  const rows = middles.filter((m, i) => i === 0 || m - middles[i - 1] > 12).length;
+  return { overflow: Math.max(0, doc.scrollWidth - doc.clientWidth), squeezed, header_rows: rows };
 }"""
 
 
