@@ -254,7 +254,11 @@
           return;
         }
         const same = options.find((o) => o.label.toLowerCase() === typed.toLowerCase() || String(o.value).toLowerCase() === typed.toLowerCase());
-        pick(same ? same.value : typed);
+        if (same) {
+          pick(same.value);
+        } else if (!fixed) {
+          pick(typed);
+        }
       }
 
       input.addEventListener("focus", search);
