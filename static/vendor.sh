@@ -36,6 +36,10 @@ chartjs="$(fetch chart.js "$CHARTJS_VERSION")"
 cp "$chartjs/dist/chart.umd.min.js" "$dest/chartjs/chart.umd.min.js"
 cp "$chartjs/LICENSE.md" "$dest/chartjs/LICENSE.md"
 
+# The npm builds end with a sourceMappingURL to a .map we do not ship; collectstatic's manifest
+# storage refuses a reference to a missing file, so the comment goes.
+find "$dest" -name '*.js' -o -name '*.css' | xargs sed -i '/^\/[/*]# sourceMappingURL=/d'
+
 cat > "$dest/VERSIONS" <<VERSIONS
 htmx.org $HTMX_VERSION
 @picocss/pico $PICO_VERSION

@@ -32,7 +32,8 @@ def test_dump_and_point_in_time_recovery_bring_back_what_was_committed(tmp_path)
         primary.start()
         primary.sql("CREATE DATABASE tsunagu")
         env = {"DATABASE_URL": primary.url("tsunagu"), "DEBUG": "false", "SECRET_KEY": uuid.uuid4().hex,
-               "ALLOWED_HOSTS": "x", "DJANGO_SETTINGS_MODULE": "crm.settings", "PATH": "/usr/bin:/bin"}  # fmt: skip
+               "ALLOWED_HOSTS": "x", "DJANGO_SETTINGS_MODULE": "crm.settings", "PATH": "/usr/bin:/bin",
+               "CACHE_URL": "locmemcache://backup-drill"}  # fmt: skip
         migrated = manage({**env, "PGOPTIONS": "-c synchronous_commit=off"}, "migrate", "--noinput")
         assert migrated.returncode == 0, migrated.stderr[-2000:]
         seed(env, customers=10, orders=10, prefix="A")
