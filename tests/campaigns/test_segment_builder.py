@@ -5,6 +5,8 @@ import json
 
 import pytest
 from django.utils import translation
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from campaigns.models import Segment, Suppression
 from campaigns.segment_catalogue import describe_errors, field_catalogue
@@ -159,3 +161,23 @@ def test_builder_page_has_no_field_table_of_codes(marketer):
     body = marketer.get("/campaigns/segments/new/").content.decode()
     assert 'id="segment-builder"' in body and "js/segment_builder.js" in body
     assert "<code>prefecture</code>" not in body and "key=value" not in body
+
+
+_scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=12)
+_keys = st.sampled_from(["all", "any", "not", "field", "op", "value", "category", "sku", "within_days", "channel"])
+_fields = st.sampled_from(["prefecture", "home_store", "tier", "purchased", "age", "birthday_month", "open_ticket"])
+_json = st.recursive(
+    _scalars | _fields,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(rules=_json)
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_rule_tree_makes_a_server_error_or_shows_a_path(marketer, rules):
+    response = marketer.post("/campaigns/segments/preview/", {"rules": json.dumps(rules)})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert ("segment-count" in body) != ("segment-errors" in body)
+    assert "rules.all." not in body.replace('data-path="rules', "")
