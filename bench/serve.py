@@ -116,7 +116,7 @@ def free_port() -> int:
 
 
 def start_server(db_url: str, cache_url: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+    port = int(os.environ.get("BENCH_PORT") or 0) or free_port()  # BENCH_PORT: a port of your own
     env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "bench.serve_settings", "DATABASE_URL": db_url,
         "CACHE_URL": cache_url, "DEBUG": "false", "SECRET_KEY": "bench-only-not-secret",

@@ -6,8 +6,9 @@ from django.dispatch import receiver
 from channels_hub.line.signals import line_follow_changed
 from crm.signals import customers_merged, order_recorded
 
-from .services import move_campaign_mails, move_purchase_summary, record_esp_event, record_purchases
+from .services import move_campaign_mails, move_purchase_summary, record_esp_event
 from .services.line_sending import record_line_block
+from .tasks import record_order_purchases
 
 
 @receiver(customers_merged, dispatch_uid="campaigns.move_campaign_mails")
@@ -22,7 +23,7 @@ def on_customers_merged_move_purchases(sender, winner, loser, merge, **kwargs):
 
 @receiver(order_recorded, dispatch_uid="campaigns.record_purchases")
 def on_order_recorded(sender, order, **kwargs):
-    record_purchases(order=order)
+    record_order_purchases.delay(order.pk)  # sent after the sale committed; a fault here cannot refuse it
 
 
 @receiver(tracking, dispatch_uid="campaigns.esp_tracking")

@@ -6,8 +6,16 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from crm.models import Order
+
 from . import conf
-from .services import finish_campaign_if_done, queue_next_batches, send_recipient_batch, start_due_campaigns
+from .services import (
+    finish_campaign_if_done,
+    queue_next_batches,
+    record_purchases,
+    send_recipient_batch,
+    start_due_campaigns,
+)
 from .services.line_sending import LineTemporaryError, send_line_batch
 
 logger = logging.getLogger(__name__)
@@ -55,3 +63,14 @@ def requeue_stalled_sends() -> int:
     for campaign_id in ids:
         dispatch_campaign.delay(campaign_id)
     return len(ids)
+
+
+@shared_task(
+    name="campaigns.record_purchases", acks_late=True, autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True, max_retries=8,
+)  # fmt: skip
+def record_order_purchases(order_id: int) -> int:
+    """A committed order's products join its customer's purchase summary (idempotent: an upsert that
+    keeps the later time). Queued after the sale commits, so the sale never waits for it."""
+    order = Order.objects.filter(pk=order_id).first()
+    return record_purchases(order=order) if order is not None else 0

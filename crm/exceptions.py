@@ -48,3 +48,9 @@ class TooManyAttempts(DomainError):
     def __init__(self, detail=None, *, retry_after: int, **extra):
         super().__init__(detail, **extra)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class ReferenceConflict(DomainError):
+    code = "reference_conflict"
+    status = 409
+    title = _("This reference was already used for a different order.")

@@ -1,12 +1,149 @@
-"""Extension points through which other apps add to crm's pages and answers without crm importing
-them: panels on the customer 360 page, entries in the customer timeline, summary fields on the
-customer body (points balance, tier), menu items, and per-recipient variables of campaign mails.
-Apps register in their AppConfig.ready()."""
+"""Extension points through which other apps add to crm's writes, pages and answers without crm
+importing them: the steps of the order pipeline (and of returns), panels on the customer 360 page,
+entries in the customer timeline, summary fields on the customer body (points balance, tier), menu
+items, and per-recipient variables of campaign mails. Apps register in their AppConfig.ready().
+
+The order pipeline (crm.services.record_order), the contract every step keeps
+-----------------------------------------------------------------------------
+An order is recorded in ONE transaction, in this order:
+
+1. crm locks the customer row (``SELECT … FOR UPDATE``) and re-resolves a merged id to its survivor
+   under that lock, so a merge cannot move the customer's orders while this one is being written.
+2. Every registered step's ``prepare(draft)`` runs, by ``position`` (lowest first). A step receives
+   the ``OrderDraft``: customer, store, channel, the lines with their products (already read by
+   crm: a step never reads them again), the amounts, and the order's ``public_id`` (known before
+   the row exists, for ledger references). ``prepare`` takes the step's locks, checks and decides;
+   it may refuse the order by raising a ``DomainError`` (nothing is then written). It writes nothing
+   of the order; it sets what the order row is written with (``draft.points_earned``,
+   ``draft.fulfilled_from``) and may add fields to the answer (``draft.answer``, e.g. the new
+   points balance).
+3. crm writes the order row ONCE, with its final values, and its lines. If a concurrent request
+   recorded the same ``(source, external_ref)`` first, nothing more is written: no ``write`` runs
+   and the caller gets that order (or ``reference_conflict``).
+4. Every step's ``write(draft)`` runs, same order: ledger rows that reference ``draft.order``.
+   A ``write`` must not refuse: everything that could refuse happened in ``prepare``.
+5. After COMMIT crm sends ``order_recorded`` (``crm.signals``) for work that must never refuse or
+   slow the sale (purchase summary, mails, webhooks): receivers queue Celery tasks.
+
+The global lock order. Every path that locks takes rows in this order, never backwards, so two
+transactions never wait on each other in a circle (``LOCK_ORDER``, pinned by
+``tests/crm/test_pipeline.py``):
+
+  customer → order (returns) → point account → stock levels
+
+Stock levels of one location are locked in primary-key order in one statement. The one path that
+needs several locations (an EC/app order whose warehouse falls short) holds its shipping location's
+rows and then locks every candidate row of the stores in ONE pk-ordered statement and chooses in
+memory; every other path locks rows of a single location, so no path waits for a warehouse row
+while holding a store row. Positions: ``loyalty.points`` 20 (locks the point account),
+``inventory.stock`` 30 (locks stock levels). A new step that locks something takes the position of
+its place in this order and says so in ``locks``.
+
+Returns (crm.services.record_return) follow the same pattern: crm locks the order, writes the
+return and its lines, then every return step's ``write(draft)`` runs by position with a
+``ReturnDraft`` (the order, the return, and each returned order line with its quantity).
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+LOCK_ORDER = ("customer", "order", "point account", "stock levels")
+
+
+# --- The order pipeline -------------------------------------------------------------------------
+@dataclass
+class DraftLine:
+    line_number: int
+    product: Any  # crm.Product
+    quantity: int
+    unit_price: int
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price
+
+
+@dataclass
+class OrderDraft:
+    """What crm holds about an order being recorded; steps read it and fill in the order's values."""
+
+    public_id: str
+    source: str
+    external_ref: str
+    channel: str
+    store: Any  # crm.Store: the selling store, or for EC/app the location that ships
+    customer: Any  # crm.Customer (locked, the survivor of any merge) or None for a guest
+    ordered_at: datetime
+    lines: list[DraftLine]
+    redeem_points: int
+    subtotal: int
+    total: int
+    # filled in by steps' prepare(), written with the order row
+    points_earned: int = 0
+    fulfilled_from: Any = None  # crm.Store when another location ships
+    # set by crm once the row is written, before the steps' write()
+    order: Any = None
+    # what steps add to the answer of this request (e.g. points_balance)
+    answer: dict = field(default_factory=dict)
+    # each step's own plan between prepare() and write(), under its name
+    plans: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OrderStep:
+    name: str
+    position: int
+    locks: str  # what prepare() locks: one of LOCK_ORDER, or "" for nothing
+    prepare: Callable[[OrderDraft], None]
+    write: Callable[[OrderDraft], None] | None = None
+
+
+@dataclass
+class ReturnDraft:
+    order: Any  # crm.Order, locked, with returned_amount and status updated
+    order_return: Any  # crm.OrderReturn, written
+    lines: list  # [(crm.OrderLine, quantity returned now)] in line order; returned_quantity includes it
+    answer: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReturnStep:
+    name: str
+    position: int
+    locks: str
+    write: Callable[[ReturnDraft], None]
+
+
+_order_steps: dict[str, OrderStep] = {}
+_return_steps: dict[str, ReturnStep] = {}
+
+
+def _check_locks(name: str, locks: str) -> None:
+    if locks and locks not in LOCK_ORDER:
+        raise ValueError(f"step {name}: locks {locks!r} is not in LOCK_ORDER {LOCK_ORDER}")
+
+
+def register_order_step(step: OrderStep) -> None:
+    _check_locks(step.name, step.locks)
+    _order_steps[step.name] = step
+
+
+def order_steps() -> list[OrderStep]:
+    return sorted(_order_steps.values(), key=lambda s: (s.position, s.name))
+
+
+def register_return_step(step: ReturnStep) -> None:
+    _check_locks(step.name, step.locks)
+    _return_steps[step.name] = step
+
+
+def return_steps() -> list[ReturnStep]:
+    return sorted(_return_steps.values(), key=lambda s: (s.position, s.name))
+
+
+# --- Pages and answers --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from .models import ChannelIdentity, Customer, CustomerMerge, Order, OrderLine, OrderReturn
+from .caching import ConfigCache
+from .models import ChannelIdentity, Customer, CustomerMerge, Order, OrderLine, OrderReturn, Store
 from .normalize import normalize_kana, normalize_name, parse_phone
 from .registry import TimelineEntry
 
@@ -19,6 +20,25 @@ _SUBSTRING_MIN = 3
 
 def active_customers() -> QuerySet[Customer]:
     return Customer.objects.filter(merged_into__isnull=True)
+
+
+def _load_stores() -> dict[str, Store]:
+    return {store.code: store for store in Store.objects.order_by("pk")}
+
+
+# Stores and warehouses: named by every order, edited rarely in the admin. One per-process copy,
+# dropped in every process when a store is saved (crm.caching).
+stores: ConfigCache[dict[str, Store]] = ConfigCache("crm.stores", _load_stores, models=[Store])
+
+
+def active_store(code: str) -> Store | None:
+    store = stores.get().get(code)
+    return store if store is not None and store.active else None
+
+
+def ec_warehouse() -> Store | None:
+    """The location EC/app orders ship from when they name none: the first active warehouse."""
+    return next((s for s in stores.get().values() if s.kind == Store.Kind.WAREHOUSE and s.active), None)
 
 
 def get_customer(public_id: str) -> Customer | None:

@@ -201,6 +201,7 @@ CELERY_TASK_ROUTES = {  # apps route their tasks to the `mail` and `reports` que
     "channels_hub.notify_mention": {"queue": "mail"},
     "inventory.send_pickup_ready_mail": {"queue": "mail"},
     "inventory.send_hold_reminder_mail": {"queue": "mail"},
+    "campaigns.record_purchases": {"queue": "default"},  # an order's purchase summary, after commit
     "campaigns.*": {"queue": "mail"},
     "insights.*": {"queue": "reports"},
 }

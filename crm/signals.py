@@ -1,15 +1,19 @@
 """Signals `crm` sends so that other apps can act without `crm` importing them.
 
-All are sent *inside* the transaction of the write that causes them, so a receiver that raises
-rolls the whole write back (e.g. inventory refusing an EC order that is out of stock).
-Receivers are one line into a service of the owning app.
+`order_recorded` and `order_returned` are sent AFTER the transaction commits, for work that must
+never refuse or slow the sale (purchase summary, metrics, mails, webhooks): a receiver queues a
+Celery task, and its faults are logged, not raised. The work that belongs to the sale itself
+(points, stock) is a step of the order pipeline in crm/registry.py, not a receiver.
+
+`customers_merged` is sent inside the merge's transaction; receivers are one line into a service
+of the owning app and move that app's rows.
 """
 
 from django.dispatch import Signal
 
-# kwargs: order (crm.Order, lines saved), redeem_points (int, requested by the sender)
+# kwargs: order (crm.Order, committed), redeem_points (int, requested by the sender)
 order_recorded = Signal()
-# kwargs: order_return (crm.OrderReturn with lines saved), order
+# kwargs: order_return (crm.OrderReturn with lines, committed), order
 order_returned = Signal()
 # kwargs: winner, loser (crm.Customer), merge (crm.CustomerMerge); receivers add their counts to
 # merge.moved (a dict) so that the merge record says what moved.

@@ -9,14 +9,29 @@ class InventoryConfig(AppConfig):
 
     def ready(self):
         from crm import signals
-        from crm.registry import NavItem, Panel, register_nav_item, register_panel, register_timeline_source
+        from crm.registry import (
+            NavItem,
+            OrderStep,
+            Panel,
+            ReturnStep,
+            register_nav_item,
+            register_order_step,
+            register_panel,
+            register_return_step,
+            register_timeline_source,
+        )
 
         from . import receivers, selectors
+        from .services import orders
         from .views import reservations_panel_context
 
+        # Steps of crm's order pipeline (crm/registry.py): stock after points, in the global lock order.
+        register_order_step(
+            OrderStep(orders.STEP, position=30, locks="stock levels", prepare=orders.prepare_order_stock,
+                      write=orders.write_order_stock)
+        )  # fmt: skip
+        register_return_step(ReturnStep(orders.STEP, position=30, locks="stock levels", write=orders.restock_return))
         # dispatch_uid: connected once even if ready() runs twice (tests, autoreload).
-        signals.order_recorded.connect(receivers.on_order_recorded, dispatch_uid="inventory.order_recorded")
-        signals.order_returned.connect(receivers.on_order_returned, dispatch_uid="inventory.order_returned")
         signals.customers_merged.connect(receivers.on_customers_merged, dispatch_uid="inventory.customers_merged")
         register_panel(
             Panel(

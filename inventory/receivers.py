@@ -1,15 +1,7 @@
-"""crm's signals → inventory's services. One line each; the logic lives in services/.
-Sent inside crm's transaction: raising OutOfStock refuses the whole order."""
+"""crm's signals → inventory's services. One line each; the logic lives in services/. Orders and returns
+reach inventory as steps of crm's order pipeline (crm/registry.py), not through signals."""
 
 from . import services
-
-
-def on_order_recorded(sender, order, **kwargs):
-    services.allocate_order(order=order)
-
-
-def on_order_returned(sender, order, order_return, **kwargs):
-    services.restock_return(order=order, order_return=order_return)
 
 
 def on_customers_merged(sender, winner, loser, merge, **kwargs):

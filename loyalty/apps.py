@@ -8,13 +8,29 @@ class LoyaltyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from crm.registry import NavItem, register_customer_summary, register_nav_item, register_timeline_source
-        from crm.signals import customers_merged, order_recorded, order_returned
+        from crm.registry import (
+            NavItem,
+            OrderStep,
+            ReturnStep,
+            register_customer_summary,
+            register_nav_item,
+            register_order_step,
+            register_return_step,
+            register_timeline_source,
+        )
+        from crm.signals import customers_merged
 
         from . import panels, receivers, selectors
+        from .services import orders
 
-        order_recorded.connect(receivers.on_order_recorded, dispatch_uid="loyalty.order_recorded")
-        order_returned.connect(receivers.on_order_returned, dispatch_uid="loyalty.order_returned")
+        # Steps of crm's order pipeline (crm/registry.py): points before stock, in the global lock order.
+        register_order_step(
+            OrderStep(orders.STEP, position=20, locks="point account", prepare=orders.prepare_order_points,
+                      write=orders.write_order_points)
+        )  # fmt: skip
+        register_return_step(
+            ReturnStep(orders.STEP, position=20, locks="point account", write=orders.reverse_return_points)
+        )
         customers_merged.connect(receivers.on_customers_merged, dispatch_uid="loyalty.customers_merged")
         register_customer_summary("loyalty", selectors.customer_point_summaries)
         register_timeline_source("loyalty.points", selectors.point_timeline)

@@ -3,10 +3,10 @@ the defaults below make the app work with nothing configured."""
 
 from django.conf import settings
 
+from crm.money import POINT_VALUE_YEN
+
 # Earned points expire this many months after the order (or award) that earned them.
 DEFAULT_EXPIRY_MONTHS = 12
-# What one point is worth when shown as a liability on the finance page, in yen.
-DEFAULT_POINT_VALUE_YEN = 1
 # "Expiring soon" on the customer page and in the balance answer's highlight.
 DEFAULT_EXPIRING_SOON_DAYS = 30
 # Accounts handled per transaction by the expiry task (bounded lock time, bounded memory).
@@ -20,7 +20,8 @@ def expiry_months() -> int:
 
 
 def point_value_yen() -> int:
-    return getattr(settings, "LOYALTY_POINT_VALUE_YEN", DEFAULT_POINT_VALUE_YEN)
+    """What one point is worth in yen: crm's one definition (an order pays with points at this value)."""
+    return POINT_VALUE_YEN
 
 
 def expiring_soon_days() -> int:

@@ -1,14 +1,7 @@
-"""crm's signals, each one line into a loyalty service (connected in LoyaltyConfig.ready())."""
+"""crm's signals, each one line into a loyalty service (connected in LoyaltyConfig.ready()). Orders and
+returns reach loyalty as steps of crm's order pipeline (crm/registry.py), not through signals."""
 
 from . import services
-
-
-def on_order_recorded(sender, order, redeem_points=0, **kwargs):
-    services.apply_order_points(order=order, redeem_points=redeem_points)
-
-
-def on_order_returned(sender, order, order_return, **kwargs):
-    services.reverse_order_points(order=order, order_return=order_return)
 
 
 def on_customers_merged(sender, winner, loser, merge, **kwargs):

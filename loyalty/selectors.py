@@ -14,7 +14,7 @@ from crm.models import Customer
 from crm.registry import TimelineEntry
 
 from . import conf
-from .models import PointAccount, PointLot, PointTransaction, Tier
+from .models import EarnRule, PointAccount, PointCampaign, PointLot, PointTransaction, Tier
 
 EXPIRING_LIMIT = 100
 
@@ -37,18 +37,40 @@ def account_of(customer: Customer) -> PointAccount | None:
     return PointAccount.objects.select_related("tier").filter(customer=customer).first()
 
 
-def _load_tiers() -> list[Tier]:
-    return list(Tier.objects.order_by("min_spend", "pk"))
+@dataclass(frozen=True)
+class Rules:
+    """The rules every order and balance reads: tiers (lowest first), the active earn rule of each
+    channel, and the active point campaigns (their dates are checked per order)."""
+
+    tiers: list[Tier]
+    earn_rules: dict[str, EarnRule]
+    campaigns: list[PointCampaign]
+
+    def tier(self, pk: int | None) -> Tier | None:
+        """The tier with this id; the base tier for none (customers not ranked yet)."""
+        if pk is not None:
+            for tier in self.tiers:
+                if tier.pk == pk:
+                    return tier
+        return self.tiers[0] if self.tiers else None
 
 
-# The tiers, lowest first: read by every balance and customer body, edited rarely in the admin.
-tiers: ConfigCache[list[Tier]] = ConfigCache("loyalty.tiers", _load_tiers, models=[Tier])
+def _load_rules() -> Rules:
+    return Rules(
+        tiers=list(Tier.objects.order_by("min_spend", "pk")),
+        earn_rules={rule.channel: rule for rule in EarnRule.objects.filter(active=True)},
+        campaigns=list(PointCampaign.objects.filter(active=True).order_by("pk")),
+    )
+
+
+# Read by every order and every balance, edited rarely in the admin: one per-process copy of all of
+# them (one shared-cache round trip per use), dropped in every process when any of them is saved.
+rules: ConfigCache[Rules] = ConfigCache("loyalty.rules", _load_rules, models=[Tier, EarnRule, PointCampaign])
 
 
 def base_tier() -> Tier | None:
     """The lowest tier: customers without an account, or without a tier yet, are on it."""
-    loaded = tiers.get()
-    return loaded[0] if loaded else None
+    return rules.get().tier(None)
 
 
 def open_lots_by_expiry(*, account: PointAccount, until: datetime | None = None) -> list[Expiring]:
@@ -153,7 +175,7 @@ class ActivityRow:
 
 
 def points_liability() -> list[LiabilityRow]:
-    """Outstanding points by month of expiry, and what they are worth (LOYALTY_POINT_VALUE_YEN)."""
+    """Outstanding points by month of expiry, and what they are worth (crm.money.POINT_VALUE_YEN)."""
     value = conf.point_value_yen()
     rows = (
         PointLot.objects.filter(remaining__gt=0)

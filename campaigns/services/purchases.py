@@ -1,5 +1,6 @@
-"""The purchase summary (campaigns.models.PurchaseSummary): kept row by row as orders are recorded and
-customers merged, and rebuilt set-based from the order lines after bulk loads.
+"""The purchase summary (campaigns.models.PurchaseSummary): kept row by row after each order commits
+(crm's `order_recorded` → the Celery task `campaigns.record_purchases`) and as customers merge, and
+rebuilt set-based from the order lines after bulk loads.
 
 Every write is one upsert whose conflict rule keeps the later of the two purchase times, written as a
 CASE so that the same statement runs on PostgreSQL and SQLite (>= 3.24) and gives the same rows. Rows
@@ -16,7 +17,7 @@ from crm.models import Customer, Order, OrderLine
 
 from ..models import PurchaseSummary
 
-REBUILD_CHUNK = 500_000  # order ids per statement of the rebuild
+REBUILD_CHUNK = 50_000  # order ids (and customer ids) per short transaction of the rebuild
 
 
 def _table(model) -> str:
@@ -34,7 +35,7 @@ def _upsert(rows_sql: str) -> str:
 
 
 def record_purchases(*, order: Order) -> int:
-    """Add one recorded order to its customer's summary (inside the order's transaction). Returns rows written."""
+    """Add one recorded order to its customer's summary (after the order committed). Returns rows written."""
     if order.customer_id is None:
         return 0
     products = sorted(set(OrderLine.objects.filter(order=order).values_list("product_id", flat=True)))
@@ -64,33 +65,43 @@ def move_purchase_summary(*, winner: Customer, loser: Customer) -> int:
 
 
 def rebuild_purchase_summary(*, progress: Callable[[int], object] | None = None, chunk: int = REBUILD_CHUNK) -> int:
-    """Recompute the whole summary from crm's orders and lines in one transaction, a range of order ids
-    per statement (`progress` gets the width of each range). Returns the row count.
+    """Recompute the whole summary from crm's orders and lines without ever blocking a sale or
+    emptying the table: a short transaction per range of order ids upserts that range's purchases
+    (the later time wins, as for live orders, which go on meanwhile), then a short transaction per
+    range of customer ids deletes the rows no order justifies any more. Segment counts read the old
+    rows until the new ones are in; nothing waits on the rebuild longer than one range. `progress`
+    gets the width of each range of order ids. Returns the row count.
 
-    On PostgreSQL the table is truncated first: segment counts wait for the rebuild instead of reading
-    a half-built summary. Outside a transaction it is vacuumed afterwards, so that segment counts read
+    Outside a transaction the table is analysed and vacuumed afterwards, so that segment counts read
     the summary's index alone (index-only scans need the visibility map)."""
     table = _table(PurchaseSummary)
     orders, lines = _table(Order), _table(OrderLine)
-    chunk_sql = _upsert(
+    upsert_sql = _upsert(
         f"SELECT o.customer_id, l.product_id, o.channel, MAX(o.ordered_at) FROM {orders} o "  # noqa: S608
         f"JOIN {lines} l ON l.order_id = o.id "
         "WHERE o.customer_id IS NOT NULL AND o.id >= %s AND o.id < %s AND l.order_id >= %s AND l.order_id < %s "
         "GROUP BY o.customer_id, l.product_id, o.channel ORDER BY o.customer_id, l.product_id, o.channel"
     )
+    delete_sql = (
+        f"DELETE FROM {table} WHERE customer_id >= %s AND customer_id < %s AND NOT EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM {orders} o JOIN {lines} l ON l.order_id = o.id WHERE o.customer_id = {table}.customer_id "
+        f"AND l.product_id = {table}.product_id AND o.channel = {table}.channel)"
+    )
     bounds = Order.objects.aggregate(low=Min("pk"), high=Max("pk"))
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {table}" if connection.vendor == "postgresql" else f"DELETE FROM {table}")  # noqa: S608
-        if bounds["low"] is not None:
-            for start in range(bounds["low"], bounds["high"] + 1, chunk):
-                end = min(start + chunk, bounds["high"] + 1)
-                cursor.execute(chunk_sql, [start, end, start, end])
-                if progress is not None:
-                    progress(end - start)
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {table}")
-        rows = PurchaseSummary.objects.count()
+    if bounds["low"] is not None:
+        for start in range(bounds["low"], bounds["high"] + 1, chunk):
+            end = min(start + chunk, bounds["high"] + 1)
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(upsert_sql, [start, end, start, end])
+            if progress is not None:
+                progress(end - start)
+    customers = PurchaseSummary.objects.aggregate(low=Min("customer_id"), high=Max("customer_id"))
+    if customers["low"] is not None:
+        for start in range(customers["low"], customers["high"] + 1, chunk):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(delete_sql, [start, start + chunk])
+    rows = PurchaseSummary.objects.count()
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM {table}")
+            cursor.execute(f"VACUUM ANALYZE {table}")
     return rows

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from ..exceptions import DomainError
 from ..models import IdempotencyRecord
+from ..transactions import request_transaction
 from .auth import idempotency_owner
 
 HEADER = "Idempotency-Key"
@@ -103,7 +104,7 @@ def idempotent(method):
         if replay is not None:
             return replay
         try:
-            with transaction.atomic():
+            with request_transaction():  # any error ends it: the services inside need no savepoints
                 response = method(view, request, *args, **kwargs)
                 succeeded = 200 <= response.status_code < 300
                 if succeeded:

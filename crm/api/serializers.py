@@ -253,6 +253,9 @@ class OrderOutput(serializers.ModelSerializer):
     def get_points_balance(self, order) -> int | None:
         if order.customer is None:
             return None
+        answer = getattr(order, "answer", None)  # what the order pipeline's steps just decided
+        if answer and "points_balance" in answer:
+            return answer["points_balance"]
         return customer_summaries([order.customer]).get(order.customer.pk, {}).get("points_balance", 0)
 
 

@@ -281,7 +281,8 @@ class OrderCreateView(APIView):
         data = OrderInput(data=request.data)
         data.is_valid(raise_exception=True)
         order, created = record_order(**resolve_order_references(data.validated_data))
-        order = selectors.order_with_lines().get(pk=order.pk)
+        if not created:  # a new order comes back with its lines, store and customer in hand
+            order = selectors.order_with_lines().get(pk=order.pk)
         return Response(OrderOutput(order).data, status=201 if created else 200)
 
 
@@ -290,11 +291,11 @@ def resolve_order_references(data: dict) -> dict:
     errors = {}
     store_code = data.pop("store", None)
     if store_code:
-        store = Store.objects.filter(code=store_code, active=True).first()
+        store = selectors.active_store(store_code)
         if store is None:
             errors["store"] = [_("Unknown store.")]
     elif data["channel"] in (SalesChannel.EC, SalesChannel.APP):
-        store = Store.objects.filter(kind=Store.Kind.WAREHOUSE, active=True).order_by("pk").first()
+        store = selectors.ec_warehouse()
         if store is None:
             errors["store"] = [_("No EC warehouse is set up; name the shipping store.")]
     else:

@@ -19,7 +19,6 @@ from celery.signals import task_failure, task_postrun, task_prerun, task_retry, 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import transaction
 from django.dispatch import receiver
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -81,8 +80,7 @@ def _task_revoked(sender=None, request=None, **kwargs):
 # --- Orders -------------------------------------------------------------------------------------
 @receiver(order_recorded, weak=False, dispatch_uid="crm.ops.metrics.count_order")
 def _count_order(sender, order, **kwargs):
-    channel = order.channel
-    transaction.on_commit(lambda: orders_recorded.labels(channel).inc())  # a refused order is not counted
+    orders_recorded.labels(order.channel).inc()  # sent after commit: a refused order is not counted
 
 
 # --- Mails --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from .catalog import upsert_product
 from .customers import create_customer, link_channel_account, update_customer
 from .imports import ImportResult, export_customers_csv, import_customers, read_customer_csv
 from .merges import merge_customers
-from .orders import record_order, record_return, set_order_fulfillment, set_order_points_earned
+from .orders import lock_customer, record_order, record_return
 from .staff import invite_staff, set_staff_language
 
 __all__ = [
@@ -16,14 +16,13 @@ __all__ = [
     "import_customers",
     "invite_staff",
     "link_channel_account",
+    "lock_customer",
     "merge_customers",
     "read_customer_csv",
     "record_order",
     "record_return",
     "revoke_api_key",
     "set_api_key_rate_limit",
-    "set_order_fulfillment",
-    "set_order_points_earned",
     "set_staff_language",
     "update_customer",
     "upsert_product",

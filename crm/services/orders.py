@@ -1,15 +1,22 @@
 import logging
 from collections import defaultdict
 from datetime import datetime
+from functools import partial
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
+from django.db.models.constants import OnConflict
 from django.utils.translation import gettext_lazy as _
 
+from ..exceptions import ReferenceConflict
+from ..ids import new_order_id
 from ..models import Customer, Order, OrderLine, OrderReturn, OrderReturnLine, Product, SalesChannel, Store
+from ..money import points_in_yen
+from ..registry import DraftLine, OrderDraft, ReturnDraft, order_steps, return_steps
 from ..selectors import get_customer
 from ..signals import order_recorded, order_returned
+from ..transactions import service_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -26,53 +33,128 @@ def record_order(
     redeem_points: int = 0,
 ) -> tuple[Order, bool]:
     """Record a sale from any channel, once: `(source, external_ref)` is unique, so the same order
-    sent again (a retry, a concurrent duplicate) returns the original with created=False.
+    sent again (a retry, a concurrent duplicate) returns the original with created=False, and the
+    same reference with other content (lines, customer, channel, store, points) raises
+    ReferenceConflict, the original unchanged.
 
-    `lines` are ``{product, quantity, unit_price}``. `order_recorded` is sent inside the
-    transaction; loyalty and inventory receivers may refuse the order by raising, and then
-    nothing is written.
+    `lines` are ``{product, quantity, unit_price}``. The steps other apps registered in
+    crm.registry (points, stock, …) run inside the transaction and may refuse the order by raising;
+    then nothing is written. The order row is written once, with what the steps decided. See the
+    pipeline contract in crm/registry.py; a new kind of input (e.g. a fulfilment choice) becomes an
+    argument here and a field of OrderDraft, so that every step sees it.
     """
     existing = Order.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
-        return existing, False
+        return _replay(existing, channel=channel, store=store, customer=customer, lines=lines,
+                       redeem_points=redeem_points), False  # fmt: skip
     _validate_order(channel=channel, store=store, lines=lines, customer=customer, redeem_points=redeem_points)
-    if customer is not None:
-        customer = get_customer(customer.public_id)  # an order for a merged id belongs to the survivor
     subtotal = sum(line["quantity"] * line["unit_price"] for line in lines)
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                source=source,
-                external_ref=external_ref,
-                channel=channel,
-                store=store,
-                customer=customer,
-                ordered_at=ordered_at,
-                subtotal=subtotal,
-                points_redeemed=redeem_points,
-                total=subtotal - redeem_points,
-            )
-            OrderLine.objects.bulk_create(
-                OrderLine(
-                    order=order,
-                    line_number=number,
-                    product=line["product"],
-                    sku=line["product"].sku,
-                    quantity=line["quantity"],
-                    unit_price=line["unit_price"],
-                    amount=line["quantity"] * line["unit_price"],
-                )
-                for number, line in enumerate(lines, start=1)
-            )
-            order_recorded.send(sender=Order, order=order, redeem_points=redeem_points)
-    except IntegrityError:
-        # A concurrent request recorded the same (source, external_ref) first: answer with that one.
-        existing = Order.objects.filter(source=source, external_ref=external_ref).first()
-        if existing is None:
-            raise
-        return existing, False
+    with service_atomic():
+        draft = OrderDraft(
+            public_id=new_order_id(), source=source, external_ref=external_ref, channel=channel, store=store,
+            customer=lock_customer(customer) if customer is not None else None, ordered_at=ordered_at,
+            lines=[DraftLine(number, line["product"], line["quantity"], line["unit_price"])
+                   for number, line in enumerate(lines, start=1)],
+            redeem_points=redeem_points, subtotal=subtotal, total=subtotal - points_in_yen(redeem_points),
+        )  # fmt: skip
+        steps = order_steps()
+        for step in steps:
+            step.prepare(draft)
+        order = _write_order(draft)
+        if order is None:  # a concurrent request recorded this reference first: write nothing more
+            existing = Order.objects.get(source=source, external_ref=external_ref)
+            return _replay(existing, channel=channel, store=store, customer=customer, lines=lines,
+                           redeem_points=redeem_points), False  # fmt: skip
+        for step in steps:
+            if step.write is not None:
+                step.write(draft)
+        transaction.on_commit(partial(_announce, order, redeem_points), robust=True)
+    order.answer = draft.answer
     logger.info("order recorded order_id=%s channel=%s", order.public_id, channel)
     return order, True
+
+
+def lock_customer(customer: Customer) -> Customer:
+    """The customer locked for the rest of the transaction; a merged id gives its survivor, locked.
+    A merge locks both customers too, so it waits for this order (and moves it) or went first."""
+    while True:
+        merged_into = (
+            Customer.objects.select_for_update(of=("self",))
+            .filter(pk=customer.pk)
+            .values_list("merged_into_id", flat=True)
+            .first()
+        )
+        if merged_into is None:
+            return customer
+        customer = Customer.objects.select_related("home_store").get(pk=merged_into)
+
+
+def _write_order(draft: OrderDraft) -> Order | None:
+    """Insert the order row once with its final values, and its lines; None when the reference is
+    taken (a concurrent duplicate that committed first: the insert waits for it, then does nothing)."""
+    order = Order(
+        public_id=draft.public_id, source=draft.source, external_ref=draft.external_ref, channel=draft.channel,
+        store=draft.store, customer=draft.customer, ordered_at=draft.ordered_at, subtotal=draft.subtotal,
+        points_redeemed=draft.redeem_points, total=draft.total, points_earned=draft.points_earned,
+        fulfilled_from=draft.fulfilled_from,
+    )  # fmt: skip
+    meta = Order._meta
+    rows = Order.objects._insert(
+        [order], fields=[f for f in meta.local_concrete_fields if f is not meta.pk],
+        returning_fields=[meta.pk], using="default", on_conflict=OnConflict.IGNORE,
+    )  # fmt: skip
+    if not rows or rows[0] is None:  # no row came back: the reference was taken
+        return None
+    order.pk = rows[0][0]
+    order._state.adding, order._state.db = False, "default"
+    order_lines = OrderLine.objects.bulk_create(
+        OrderLine(order=order, line_number=line.line_number, product=line.product, sku=line.product.sku,
+                  quantity=line.quantity, unit_price=line.unit_price, amount=line.amount)
+        for line in draft.lines
+    )  # fmt: skip
+    # as prefetch_related leaves them: `order.lines.all()` (the answer, receivers) reads no rows again
+    lines_qs = order.lines.all()
+    lines_qs._result_cache, lines_qs._prefetch_done = order_lines, True
+    order._prefetched_objects_cache = {"lines": lines_qs}
+    draft.order = order
+    return order
+
+
+def _replay(existing: Order, *, channel, store, customer, lines, redeem_points) -> Order:
+    """The original order for a resend of the same content; ReferenceConflict for other content."""
+    sent = [(line["product"].pk, line["quantity"], line["unit_price"]) for line in lines]
+    recorded = list(existing.lines.order_by("line_number").values_list("product_id", "quantity", "unit_price"))
+    customer_id = None
+    if customer is not None:
+        survivor = get_customer(customer.public_id)
+        customer_id = survivor.pk if survivor is not None else customer.pk
+    differs = {
+        "lines": recorded != sent,
+        "customer": existing.customer_id != customer_id,
+        "channel": existing.channel != channel,
+        "store": existing.store_id != store.pk,
+        "redeem_points": existing.points_redeemed != redeem_points,
+    }
+    if any(differs.values()):
+        message = _("Order %(order)s was recorded with this reference and another %(field)s.")
+        raise ReferenceConflict(
+            _("Order %(order)s was recorded with this source and external_ref and other content.")
+            % {"order": existing.public_id},
+            errors={name: [message % {"order": existing.public_id, "field": name}]
+                    for name, changed in differs.items() if changed},
+        )  # fmt: skip
+    return existing
+
+
+def _announce(order: Order, redeem_points: int) -> None:
+    """After commit: tell other apps (purchase summary, metrics, mails). A receiver's fault is logged
+    and never refuses or fails the sale, which is already recorded."""
+    for receiver, result in order_recorded.send_robust(sender=Order, order=order, redeem_points=redeem_points):
+        if isinstance(result, Exception):
+            logger.error(
+                "order_recorded receiver failed order_id=%s receiver=%s", order.public_id,
+                getattr(receiver, "__qualname__", receiver), exc_info=result,
+            )  # fmt: skip
 
 
 def _validate_order(*, channel, store, lines, customer, redeem_points) -> None:
@@ -92,7 +174,7 @@ def _validate_order(*, channel, store, lines, customer, redeem_points) -> None:
         errors["redeem_points"] = [_("Must be zero or more.")]
     elif redeem_points and customer is None:
         errors["redeem_points"] = [_("A guest order cannot redeem points.")]
-    elif not errors and redeem_points > sum(line["quantity"] * line["unit_price"] for line in lines):
+    elif not errors and points_in_yen(redeem_points) > sum(line["quantity"] * line["unit_price"] for line in lines):
         errors["redeem_points"] = [_("Cannot redeem more points than the order's subtotal.")]
     if errors:
         raise ValidationError(errors)
@@ -100,7 +182,8 @@ def _validate_order(*, channel, store, lines, customer, redeem_points) -> None:
 
 def record_return(*, order: Order, lines: list[dict], reason: str = "", actor=None) -> OrderReturn:
     """Return some units of an order. `lines` are ``{sku, quantity}``; a SKU sold on several lines
-    is taken from them in line order. Sends `order_returned` (stock back, points reversed)."""
+    is taken from them in line order. The return steps of crm.registry run inside the transaction
+    (points reversed, stock back); `order_returned` is sent after commit."""
     if not lines:
         raise ValidationError({"lines": [_("Name at least one line to return.")]})
     with transaction.atomic():
@@ -146,22 +229,26 @@ def record_return(*, order: Order, lines: list[dict], reason: str = "", actor=No
         for pk, qty in taken.items():
             if qty:
                 OrderLine.objects.filter(pk=pk).update(returned_quantity=F("returned_quantity") + qty)
-        fully = all(line.quantity == line.returned_quantity + taken[line.pk] for line in order_lines)
+                lines_by_pk[pk].returned_quantity += qty
+        fully = all(line.quantity == line.returned_quantity for line in order_lines)
         order.returned_amount += amount
         order.status = Order.Status.RETURNED if fully else Order.Status.PARTIALLY_RETURNED
         order.save(update_fields=["returned_amount", "status"])
-        order_returned.send(sender=Order, order=order, order_return=order_return)
+        draft = ReturnDraft(
+            order=order, order_return=order_return,
+            lines=[(line, taken[line.pk]) for line in order_lines if taken[line.pk]],
+        )  # fmt: skip
+        for step in return_steps():
+            step.write(draft)
+        transaction.on_commit(partial(_announce_return, order, order_return), robust=True)
     logger.info("order returned order_id=%s return_id=%s", order.public_id, order_return.public_id)
     return order_return
 
 
-def set_order_points_earned(*, order: Order, points: int) -> None:
-    """Loyalty records here what an order earned, so the order shows it."""
-    Order.objects.filter(pk=order.pk).update(points_earned=points)
-    order.points_earned = points
-
-
-def set_order_fulfillment(*, order: Order, store: Store) -> None:
-    """Inventory records here where an EC/app order was finally allocated (ship-from-store)."""
-    Order.objects.filter(pk=order.pk).update(fulfilled_from=store)
-    order.fulfilled_from = store
+def _announce_return(order: Order, order_return: OrderReturn) -> None:
+    for receiver, result in order_returned.send_robust(sender=Order, order=order, order_return=order_return):
+        if isinstance(result, Exception):
+            logger.error(
+                "order_returned receiver failed return_id=%s receiver=%s", order_return.public_id,
+                getattr(receiver, "__qualname__", receiver), exc_info=result,
+            )  # fmt: skip

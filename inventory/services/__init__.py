@@ -1,6 +1,13 @@
 """Every write of inventory. Views, API views, admin, tasks, commands and receivers call these."""
 
-from .orders import allocate_order, move_reservations, restock_return, ship_from_store_candidates
+from .orders import (
+    choose_ship_from_store,
+    lock_ship_from_store_candidates,
+    move_reservations,
+    prepare_order_stock,
+    restock_return,
+    write_order_stock,
+)
 from .reservations import (
     cancel_reservation,
     create_reservation,
@@ -26,16 +33,18 @@ from .transfers import receive_transfer, ship_transfer
 __all__ = [
     "Move",
     "adjust_stock",
-    "allocate_order",
     "cancel_reservation",
+    "choose_ship_from_store",
     "create_reservation",
     "ensure_stock_levels",
     "expire_reservations",
     "fulfil_reservation",
     "holds_due_for_reminder",
+    "lock_ship_from_store_candidates",
     "lock_stock_levels",
     "locked_levels",
     "move_reservations",
+    "prepare_order_stock",
     "receive_stock",
     "receive_transfer",
     "record_movements",
@@ -43,7 +52,7 @@ __all__ = [
     "restock_return",
     "send_hold_reminder_mail",
     "send_pickup_ready_mail",
-    "ship_from_store_candidates",
     "ship_transfer",
     "sync_stock_counts",
+    "write_order_stock",
 ]

@@ -76,11 +76,17 @@ def locked_levels(pairs: Iterable[Pair]) -> dict[Pair, StockLevel]:
     return {(lvl.store_id, lvl.product_id): lvl for lvl in lock_stock_levels(ids.values())}
 
 
-def record_movements(levels: dict[Pair, StockLevel], moves: list[Move], *, actor=None) -> list[StockMovement]:
+def record_movements(
+    levels: dict[Pair, StockLevel], moves: list[Move], *, actor=None, new_keys: bool = False
+) -> list[StockMovement]:
     """Append `moves` to the ledger and apply them to the (locked) `levels`. A move whose
-    idempotency key is already in the ledger was applied before and is skipped."""
+    idempotency key is already in the ledger was applied before and is skipped. `new_keys`: the keys
+    name an object created in this transaction (an order, a return), so none can be in the ledger
+    yet and nothing is looked up (the unique constraint still guards them)."""
     keys = [m.key for m in moves if m.key]
-    seen = set(StockMovement.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+    seen = set()
+    if keys and not new_keys:
+        seen = set(StockMovement.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
     moves = [m for m in moves if (m.key is None or m.key not in seen) and (m.on_hand or m.reserved)]
     if not moves:
         return []

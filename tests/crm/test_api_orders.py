@@ -70,7 +70,7 @@ def test_the_same_order_sent_twice_is_recorded_once(pos, shop):
     assert Order.objects.count() == 1
 
 
-def test_order_sends_order_recorded_inside_the_transaction(pos, shop):
+def test_order_recorded_is_sent_after_the_sale_commits(pos, shop, django_capture_on_commit_callbacks):
     # an earlier purchase earns the 500 points this order redeems (1 point per 100 yen)
     pos.post("/api/v1/orders/", order_body(shop, external_ref="R-0000", lines=[
         {"sku": "COAT-1", "quantity": 5, "unit_price": 10000}]), format="json")  # fmt: skip
@@ -81,30 +81,33 @@ def test_order_sends_order_recorded_inside_the_transaction(pos, shop):
 
     order_recorded.connect(receiver)
     try:
-        response = pos.post("/api/v1/orders/", order_body(shop, redeem_points=500), format="json")
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = pos.post("/api/v1/orders/", order_body(shop, redeem_points=500), format="json")
+        assert seen == []  # nothing is announced before the commit
+        for callback in callbacks:
+            callback()
     finally:
         order_recorded.disconnect(receiver)
     assert seen == [(response.json()["id"], 500, 2)]
     assert response.json()["total"] == 28500
 
 
-def test_a_receiver_refusing_the_order_leaves_nothing_written(pos, shop):
+def test_a_step_refusing_the_order_leaves_nothing_written(pos, shop, monkeypatch):
+    from crm import registry
     from crm.exceptions import DomainError
 
     class OutOfStock(DomainError):
         code, status = "out_of_stock", 409
 
-    def refuse(sender, **kwargs):
+    def refuse(draft):
         raise OutOfStock("no stock")
 
-    order_recorded.connect(refuse)
-    try:
-        response = pos.post("/api/v1/orders/", order_body(shop, channel="ec", store=None), format="json")
-    finally:
-        order_recorded.disconnect(refuse)
+    monkeypatch.setitem(registry._order_steps, "test.refuse", registry.OrderStep("test.refuse", 99, "", refuse))
+    response = pos.post("/api/v1/orders/", order_body(shop, channel="ec", store=None), format="json")
     assert response.status_code == 409
     assert response.json()["code"] == "out_of_stock"
     assert not Order.objects.exists()
+    assert shop["warehouse"].stock_levels.get(product=shop["coat"]).on_hand == 100
 
 
 def test_ec_order_without_store_ships_from_the_ec_warehouse(pos, shop):

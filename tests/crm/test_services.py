@@ -164,7 +164,7 @@ def test_order_for_a_merged_customer_goes_to_the_survivor():
     assert order.customer == winner
 
 
-def test_return_sends_order_returned_with_the_returned_lines():
+def test_return_sends_order_returned_with_the_returned_lines_after_commit(django_capture_on_commit_callbacks):
     store, product = StoreFactory(), ProductFactory(sku="A")
     order, _ = record_order(
         source="pos", external_ref="3", channel="store", store=store, ordered_at=NOW,
@@ -180,7 +180,9 @@ def test_return_sends_order_returned_with_the_returned_lines():
 
     order_returned.connect(receiver)
     try:
-        order_return = record_return(order=order, lines=[{"sku": "A", "quantity": 3}], reason="defect")
+        with django_capture_on_commit_callbacks(execute=True):
+            order_return = record_return(order=order, lines=[{"sku": "A", "quantity": 3}], reason="defect")
+            assert seen == []  # not before the commit
     finally:
         order_returned.disconnect(receiver)
     assert seen == [[(1, 2), (2, 1)]]
