@@ -8,7 +8,7 @@ class ChannelsHubConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from crm.signals import customers_merged
+        from crm.signals import customer_identified, customers_merged
 
         from . import panels, receivers
         from .line import personal_data as line_personal_data
@@ -18,3 +18,4 @@ class ChannelsHubConfig(AppConfig):
         panels.register()
         line_personal_data.register()
         customers_merged.connect(receivers.on_customers_merged, dispatch_uid="channels_hub.customers_merged")
+        customer_identified.connect(receivers.on_customer_identified, dispatch_uid="channels_hub.customer_identified")

@@ -24,8 +24,12 @@ class BodyForm(forms.Form):
     body = forms.CharField(label=_("Message"), max_length=20_000, widget=forms.Textarea(attrs={"rows": 5}))
 
 
+# A web form has no way back to the sender: it is never offered as the channel of a reply.
+_REPLY_CHANNELS = [c for c in Channel.choices if c[0] != Channel.WEB_FORM]
+
+
 class ReplyForm(BodyForm):
-    channel = forms.ChoiceField(label=_("Send by"), choices=[("", _("Where the customer wrote")), *Channel.choices],
+    channel = forms.ChoiceField(label=_("Send by"), choices=[("", _("Where the customer wrote")), *_REPLY_CHANNELS],
                                 required=False)  # fmt: skip
 
 

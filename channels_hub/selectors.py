@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from crm.models import Customer
@@ -63,7 +63,15 @@ def inbox(*, user, filters: InboxFilters) -> QuerySet[Ticket]:
         if text.isdigit():
             condition |= Q(customer__member_number=text)
         qs = qs.filter(condition)
-    return qs.select_related("customer", "lead", "assignee", "team").order_by("-last_message_at", "-pk")
+    # A reply that never reached the customer is flagged in the list, not only on the ticket.
+    failed = Message.objects.filter(
+        ticket=OuterRef("pk"), direction=Message.Direction.OUT, delivery_status=Message.Delivery.FAILED
+    )
+    return (
+        qs.select_related("customer", "lead", "assignee", "team")
+        .annotate(has_failed_reply=Exists(failed))
+        .order_by("-last_message_at", "-pk")
+    )
 
 
 def unseen_mention_count(user) -> int:

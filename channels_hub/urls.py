@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("tickets/<str:public_id>/", views.ticket_detail, name="ticket"),
     path("tickets/<str:public_id>/reply/", views.reply, name="reply"),
+    path("tickets/<str:public_id>/replies/<str:message_id>/retry/", views.retry_reply, name="retry_reply"),
     path("tickets/<str:public_id>/note/", views.note, name="note"),
     path("tickets/<str:public_id>/call/", views.ticket_call, name="ticket_call"),
     path("tickets/<str:public_id>/update/", views.update, name="update"),

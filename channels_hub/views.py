@@ -62,9 +62,12 @@ def _ticket_or_404(public_id: str) -> Ticket:
 
 def _render_ticket(request, ticket: Ticket, *, status: int = 200, **forms):
     customer = ticket.customer or (ticket.lead.customer if ticket.lead_id and ticket.lead.customer_id else None)
+    messages_list = list(ticket.messages.all())
     context = {
         "ticket": ticket,
-        "messages_list": list(ticket.messages.all()),
+        "messages_list": messages_list,
+        "failed_replies": [m for m in messages_list if m.direction == "out" and m.delivery_status == m.Delivery.FAILED],
+        "reply_route": services.reply_route(ticket),
         "customer": customer,
         "timeline": customer_timeline(customer=customer, limit=TIMELINE_LIMIT) if customer else [],
         "other_tickets": [t for t in selectors.customer_tickets(customer=customer) if t.pk != ticket.pk]
@@ -122,16 +125,59 @@ def _post_action(request, public_id, form_class, form_key, action, done_message)
     return _render_ticket(request, ticket, status=400, **{form_key: form})
 
 
+def _delivery_outcome(request, message) -> None:
+    """Say plainly whether the reply reached the customer (with an eager task queue it is known at
+    once; with workers it is still on its way)."""
+    message.refresh_from_db(fields=["delivery_status", "delivery_error", "channel"])
+    channel = message.get_channel_display()
+    if message.delivery_status == message.Delivery.FAILED:
+        messages.error(
+            request,
+            _("The reply could not be delivered by %(channel)s: %(error)s. Send it again or by email below.")
+            % {"channel": channel, "error": message.delivery_error or _("unknown error")},
+        )
+    elif message.delivery_status == message.Delivery.SENT:
+        messages.success(request, _("Reply delivered by %(channel)s.") % {"channel": channel})
+    elif message.delivery_status == message.Delivery.PENDING:
+        messages.success(request, _("Reply queued for delivery by %(channel)s.") % {"channel": channel})
+    else:
+        messages.success(request, _("Reply recorded (%(channel)s).") % {"channel": channel})
+
+
 @require_POST
 @staff_page("channels_hub.change_ticket")
 def reply(request, public_id):
-    return _post_action(
-        request, public_id, ReplyForm, "reply_form",
-        lambda t, d: services.reply_to_ticket(
-            ticket=t, user=request.user, body=d["body"], channel=d["channel"] or None
-        ).ticket,
-        _("Reply sent."),
-    )  # fmt: skip
+    ticket = _ticket_or_404(public_id)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            message = services.reply_to_ticket(
+                ticket=ticket, user=request.user, body=data["body"], channel=data["channel"] or None
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            _delivery_outcome(request, message)
+            return redirect("channels_hub:ticket", public_id=message.ticket.public_id)
+    return _render_ticket(request, ticket, status=400, reply_form=form)
+
+
+@require_POST
+@staff_page("channels_hub.change_ticket")
+def retry_reply(request, public_id, message_id):
+    ticket = _ticket_or_404(public_id)
+    message = ticket.messages.filter(public_id=message_id).first()
+    if message is None:
+        raise Http404(_("No message with this id."))
+    try:
+        message = services.retry_reply(message=message, user=request.user, by_email=request.POST.get("by") == "email")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        _delivery_outcome(request, message)
+    return redirect("channels_hub:ticket", public_id=ticket.public_id)
 
 
 @require_POST

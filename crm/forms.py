@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Customer
+from .models import Customer, Store
 from .normalize import format_phone_national
-from .services.merges import MERGE_FIELD_GROUPS, default_merge_choices
+from .prefectures import PREFECTURE_CHOICES
+from .services.merges import CONSENT_GROUPS, MERGE_FIELD_GROUPS, default_merge_choices
 
 MERGE_GROUP_LABELS = {
     "name": _("Name"),
@@ -23,13 +24,63 @@ MERGE_GROUP_LABELS = {
     "email_consent": _("Email consent"),
     "sms_consent": _("SMS consent"),
 }
-WINNER, LOSER = "winner", "loser"
+WINNER, LOSER, LOSER_WITH_BLANKS = "winner", "loser", "loser_with_blanks"
 
 
 class SearchForm(forms.Form):
     """The one search box; the template draws the input with its htmx attributes."""
 
     q = forms.CharField(label=_("Search customers"), required=False, max_length=100)
+    page = forms.IntegerField(label=_("Page"), required=False, min_value=1, max_value=100_000)
+
+
+class CustomerForm(forms.Form):
+    """A member's profile, address and consent as store staff type them at the counter. The service
+    (create_customer / update_customer) normalises and validates; this form checks shapes only."""
+
+    family_name = forms.CharField(label=_("Family name"), max_length=50)
+    given_name = forms.CharField(label=_("Given name"), max_length=50, required=False)
+    family_name_kana = forms.CharField(label=_("Family name (kana)"), max_length=50, required=False)
+    given_name_kana = forms.CharField(label=_("Given name (kana)"), max_length=50, required=False)
+    email = forms.CharField(label=_("Email"), max_length=254, required=False,
+                            widget=forms.EmailInput(attrs={"autocomplete": "off"}))  # fmt: skip
+    phone = forms.CharField(
+        label=_("Phone"), max_length=32, required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "090-1234-5678"}),
+    )  # fmt: skip
+    birth_date = forms.DateField(label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    postal_code = forms.CharField(
+        label=_("Postal code"), max_length=8, required=False,
+        widget=forms.TextInput(attrs={"placeholder": "150-0001", "inputmode": "numeric"}),
+    )  # fmt: skip
+    prefecture = forms.ChoiceField(label=_("Prefecture"), choices=[("", "—"), *PREFECTURE_CHOICES], required=False)
+    address = forms.CharField(label=_("Address"), max_length=255, required=False)
+    home_store = forms.ModelChoiceField(label=_("Home store"), queryset=Store.objects.none(), required=False)
+    email_opt_in = forms.BooleanField(
+        label=_("Agrees to receive news and offers by email"), required=False,
+        help_text=_("Ask the customer. The time and that staff recorded it are kept with the answer."),
+    )  # fmt: skip
+    sms_opt_in = forms.BooleanField(label=_("Agrees to receive news and offers by SMS"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["home_store"].queryset = Store.objects.filter(active=True, kind="store").order_by("code")
+
+    @classmethod
+    def initial_for(cls, customer: Customer) -> dict:
+        initial = {name: getattr(customer, name) for name in cls.base_fields if hasattr(customer, name)}
+        initial["phone"] = format_phone_national(customer.phone) if customer.phone else ""
+        initial["home_store"] = customer.home_store_id
+        return initial
+
+    def profile(self) -> dict:
+        """The cleaned values, named as create_customer / update_customer take them."""
+        return {name: value for name, value in self.cleaned_data.items() if name in self.base_fields}
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+        for field, texts in messages.items():
+            self.add_error(field if field in self.fields else None, texts)
 
 
 class LanguageForm(forms.Form):
@@ -53,10 +104,14 @@ class MergeForm(forms.Form):
         )
         super().__init__(*args, **kwargs)
         choices = [(WINNER, _("Keep the survivor's")), (LOSER, _("Take the merged record's"))]
-        for group in MERGE_FIELD_GROUPS:
+        for group, fields in MERGE_FIELD_GROUPS.items():
+            group_choices = list(choices)
+            if group not in CONSENT_GROUPS and _would_blank(winner, loser, fields):
+                group_choices.append((LOSER_WITH_BLANKS, _("Take the merged record's, and empty what it leaves empty")))
             self.fields[f"keep_{group}"] = forms.ChoiceField(
-                label=MERGE_GROUP_LABELS.get(group, group), choices=choices, widget=forms.RadioSelect, required=False
-            )
+                label=MERGE_GROUP_LABELS.get(group, group), choices=group_choices, widget=forms.RadioSelect,
+                required=False,
+            )  # fmt: skip
 
     def keep(self) -> dict[str, str]:
         """The choices made; a group left out keeps the service's default (default_merge_choices)."""
@@ -68,11 +123,13 @@ class MergeForm(forms.Form):
         for group, fields in MERGE_FIELD_GROUPS.items():
             field = self[f"keep_{group}"]
             shown = [[_display(customer, name) for name in fields] for customer in (self.winner, self.loser)]
+            radios = list(field.subwidgets)
             rows.append(
                 {
                     "label": MERGE_GROUP_LABELS.get(group, group),
                     "field": field,
-                    "sides": list(zip(field.subwidgets, shown, strict=True)),
+                    "sides": list(zip(radios[:2], shown, strict=True)),
+                    "with_blanks": radios[2] if len(radios) > 2 else None,
                     "differs": shown[0] != shown[1],
                 }
             )
@@ -83,6 +140,11 @@ class MergeForm(forms.Form):
         messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
         for field, texts in messages.items():
             self.add_error(field if field in self.fields else None, texts)
+
+
+def _would_blank(winner: Customer, loser: Customer, fields: tuple[str, ...]) -> bool:
+    """Whether taking the merged record's values could empty a field the survivor has filled."""
+    return any(getattr(loser, f) in ("", None) and getattr(winner, f) not in ("", None) for f in fields)
 
 
 def _display(customer: Customer, name: str) -> dict:

@@ -223,6 +223,8 @@ class ChannelIdentity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="crm_identity_unique_per_channel"),
         ]
+        # Staff search finds a customer by an account id without knowing its channel.
+        indexes = [models.Index(fields=["external_id"], name="crm_identity_external_id")]
 
     def __str__(self):
         return f"{self.get_channel_display()}: {self.external_id}"
@@ -237,6 +239,8 @@ class CustomerMerge(models.Model):
     reason = models.CharField(_("reason"), max_length=255)
     field_choices = models.JSONField(_("values kept"), default=dict, blank=True)
     moved = models.JSONField(_("what moved"), default=dict, blank=True)
+    # The survivor's values the merge overwrote, {field: value before}, so that nothing is lost.
+    replaced = models.JSONField(_("values replaced"), default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -297,6 +301,8 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["customer", "-ordered_at"], name="crm_order_customer_time"),
+            # Staff search finds a customer by an EC/POS order number without knowing its source.
+            models.Index(fields=["external_ref"], name="crm_order_external_ref"),
             models.Index(fields=["ordered_at"], name="crm_order_time"),
         ]
 

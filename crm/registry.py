@@ -14,9 +14,10 @@ An order is recorded in ONE transaction, in this order:
    crm: a step never reads them again), the amounts, and the order's ``public_id`` (known before
    the row exists, for ledger references). ``prepare`` takes the step's locks, checks and decides;
    it may refuse the order by raising a ``DomainError`` (nothing is then written). It writes nothing
-   of the order; it sets what the order row is written with (``draft.points_earned``,
-   ``draft.fulfilled_from``) and may add fields to the answer (``draft.answer``, e.g. the new
-   points balance).
+   of the order (only what stands on its own: a point account created at first use, points past
+   their date expired, a stock level created at zero); it sets what the order row is written with
+   (``draft.points_earned``, ``draft.fulfilled_from``) and may add fields to the answer
+   (``draft.answer``, e.g. the new points balance).
 3. crm writes the order row ONCE, with its final values, and its lines. If a concurrent request
    recorded the same ``(source, external_ref)`` first, nothing more is written: no ``write`` runs
    and the caller gets that order (or ``reference_conflict``).

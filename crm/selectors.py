@@ -5,8 +5,10 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from .caching import ConfigCache
+from .ids import luhn_check_digit
 from .models import ChannelIdentity, Customer, CustomerMerge, Order, OrderLine, OrderReturn, Store
 from .normalize import normalize_kana, normalize_name, parse_phone
 from .registry import TimelineEntry
@@ -87,6 +89,9 @@ def search_condition(query: str) -> Q:
     text = unicodedata.normalize("NFKC", query).strip()
     compact = re.sub(r"\s+", "", text)
     condition = Q(member_number=compact)
+    card = re.sub(r"[\s-]+", "", text)
+    if card != compact and card.isdigit():  # a card number typed in groups: 1234-5678-9012
+        condition |= Q(member_number=card)
     if "@" in compact:
         condition |= Q(email__startswith=compact.lower())
         return condition
@@ -109,22 +114,113 @@ def search_condition(query: str) -> Q:
     return condition
 
 
+_CARD = re.compile(r"^[0-9A-Za-z-]{4,20}$")  # crm.services.customers.MEMBER_NUMBER_RE
+_PUBLIC_ID = re.compile(r"^(cus|ord)_[0-9A-Za-z]{1,40}$")
+# An account id of the EC site, the app or LINE, or an order number of the EC site or a POS.
+_EXTERNAL_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:-]{2,127}$")
+
+
+def _owner_ids(condition: Q) -> QuerySet:
+    """Ids of the active customers behind the records matching `condition`: the record itself, or
+    the survivor it was merged into (merge_customers keeps the loser's row with its card, phone and
+    email, pointing at the final survivor). One indexed subquery, used as `pk IN (…)`."""
+    return Customer.objects.filter(condition).annotate(owner=Coalesce("merged_into_id", "id")).values("owner")
+
+
+def old_contact_condition(query: str) -> Q | None:
+    """The exact card number, phone or email typed, as held by records merged away."""
+    text = unicodedata.normalize("NFKC", query).strip()
+    compact = re.sub(r"\s+", "", text)
+    if not compact:
+        return None
+    if "@" in compact:
+        return Q(email=compact.lower())
+    card = re.sub(r"[\s-]+", "", text)
+    card = card if card.isdigit() else compact
+    condition = Q(member_number=card) if _CARD.match(card) else Q()
+    phone = parse_phone(text)
+    if phone:
+        condition |= Q(phone=phone)
+    return condition or None
+
+
+def id_owner_queries(query: str) -> list[QuerySet]:
+    """Subqueries of the customer behind a customer id (cus_…, a merged one too), an order id
+    (ord_…), or an EC/app/LINE account id or an EC/POS order number, matched exactly."""
+    compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", query))
+    if _PUBLIC_ID.match(compact):
+        if compact.startswith("cus_"):
+            return [_owner_ids(Q(public_id=compact))]
+        return [Order.objects.filter(public_id=compact, customer__isnull=False).values("customer_id")]
+    if _EXTERNAL_ID.match(compact) and "@" not in compact:
+        return [
+            ChannelIdentity.objects.filter(external_id=compact).values("customer_id"),
+            Order.objects.filter(external_ref=compact, customer__isnull=False).values("customer_id"),
+        ]
+    return []
+
+
 def customer_search(
     *, query: str = "", phone: str = "", email: str = "", member_number: str = ""
 ) -> QuerySet[Customer]:
-    """Active customers matching every criterion given. Ordered by kana for people reading a list;
-    the API re-orders by public id for its cursor."""
+    """Active customers matching every criterion given; a merged record's card, phone or email finds
+    the survivor. Ordered by kana for people reading a list; the API re-orders by public id."""
     qs = active_customers().select_related("home_store")
     if phone:
         normalised = parse_phone(phone)
-        qs = qs.filter(phone=normalised) if normalised else qs.none()
+        qs = qs.filter(pk__in=_owner_ids(Q(phone=normalised))) if normalised else qs.none()
     if email:
-        qs = qs.filter(email=email.strip().lower())
+        qs = qs.filter(pk__in=_owner_ids(Q(email=email.strip().lower())))
     if member_number:
-        qs = qs.filter(member_number=member_number.strip())
+        qs = qs.filter(pk__in=_owner_ids(Q(member_number=member_number.strip())))
     if query and query.strip():
-        qs = qs.filter(search_condition(query))
+        condition = search_condition(query)
+        ids = id_owner_queries(query)
+        if ids or old_contact_condition(query) is not None:
+            # A card, phone, email or id: match every record, merged ones too, and take their owners.
+            # One `IN (… UNION ALL …)` of index scans; an OR of subqueries would scan the table.
+            owners = _owner_ids(condition)
+            qs = qs.filter(pk__in=owners.union(*ids, all=True) if ids else owners)
+        else:  # names and kana: the plain condition keeps the kana index walk for ORDER BY … LIMIT
+            qs = qs.filter(condition)
     return qs.order_by("search_kana", "pk")
+
+
+def found_through_merged_record(*, query: str, customers: list[Customer]) -> set[int]:
+    """Which of these customers were found only because a record merged into them holds the card,
+    phone or email typed (staff see a badge saying so)."""
+    condition = old_contact_condition(query)
+    if condition is None or not customers:
+        return set()
+    return set(
+        Customer.objects.filter(condition, merged_into__in=[c.pk for c in customers]).values_list(
+            "merged_into_id", flat=True
+        )
+    ) - set(Customer.objects.filter(condition, pk__in=[c.pk for c in customers]).values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class CardHint:
+    """A card number that fails its check digit, and the members whose card differs from it by one
+    digit or two neighbouring digits swapped (the usual typing slips)."""
+
+    typed: str
+    candidates: list[Customer]
+
+
+def card_number_hint(query: str) -> CardHint | None:
+    digits = re.sub(r"[\s-]+", "", unicodedata.normalize("NFKC", query))
+    if not re.fullmatch(r"\d{12}", digits) or luhn_check_digit(digits[:-1]) == digits[-1]:
+        return None
+    variants = set()
+    for i in range(12):
+        for d in "0123456789":
+            variants.add(digits[:i] + d + digits[i + 1 :])
+    for i in range(11):
+        variants.add(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :])
+    valid = [v for v in variants - {digits} if luhn_check_digit(v[:-1]) == v[-1]]
+    candidates = list(active_customers().filter(member_number__in=valid).order_by("member_number")[:5])
+    return CardHint(typed=digits, candidates=candidates)
 
 
 def customer_with_identities(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
@@ -173,6 +269,30 @@ def duplicates_of(customer: Customer) -> QuerySet[Customer]:
     if not condition:
         return Customer.objects.none()
     return active_customers().filter(condition).exclude(pk=customer.pk).order_by("pk")
+
+
+def possible_duplicates(
+    *, email: str = "", phone: str = "", kana: str = "", birth_date=None, exclude_pk: int | None = None
+) -> list[Customer]:
+    """Members who may be the person being registered: the same email or phone, or the same name in
+    kana and birth date. Values as typed; ones that do not normalise are ignored here (the service
+    reports them)."""
+    condition = Q()
+    email = (email or "").strip().lower()
+    if email:
+        condition |= Q(email=email)
+    normalised_phone = parse_phone(phone) if phone else None
+    if normalised_phone:
+        condition |= Q(phone=normalised_phone)
+    search_kana = normalize_kana(kana or "")
+    if search_kana and birth_date:
+        condition |= Q(search_kana=search_kana, birth_date=birth_date)
+    if not condition:
+        return []
+    found = active_customers().filter(condition).select_related("home_store").order_by("pk")
+    if exclude_pk is not None:
+        found = found.exclude(pk=exclude_pk)
+    return list(found[:10])
 
 
 def customer_orders(*, customer: Customer, limit: int = 20) -> QuerySet[Order]:

@@ -390,6 +390,7 @@ LOGGING = {
         "request_id": {"()": "django_guid.log_filters.CorrelationId"},
         "celery_task": {"()": "crm.ops.logs.CeleryTaskFilter"},
         "request_path": {"()": "crm.ops.logs.RequestPathFilter"},
+        "forbidden_one_line": {"()": "crm.ops.logs.OneLineForbiddenFilter"},
     },
     "formatters": {
         "json": {"()": "crm.ops.logs.Formatter"},
@@ -399,7 +400,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
-            "filters": ["request_id", "celery_task", "request_path"],
+            "filters": ["request_id", "celery_task", "request_path", "forbidden_one_line"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -18,3 +18,7 @@ order_returned = Signal()
 # kwargs: winner, loser (crm.Customer), merge (crm.CustomerMerge); receivers add their counts to
 # merge.moved (a dict) so that the merge record says what moved.
 customers_merged = Signal()
+# kwargs: customer (crm.Customer), email (str), phone (str), identities (list of (channel, external_id)):
+# a customer was created, or given a new email, phone or channel account. The contact hub attaches
+# the tickets of an unknown sender with that contact to the customer (API.md, Contact hub).
+customer_identified = Signal()

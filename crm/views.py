@@ -2,8 +2,6 @@
 services. Other apps add panels, timeline entries and menu items through crm.registry, so this module
 never imports them."""
 
-import re
-import unicodedata
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -11,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef
 from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import redirect, render
@@ -24,11 +23,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import selectors
 from .api.errors import api_not_found, api_server_error
-from .forms import LanguageForm, MergeForm, SearchForm
-from .models import Customer
+from .exceptions import InvalidState
+from .forms import CustomerForm, LanguageForm, MergeForm, SearchForm
+from .models import ConsentSource, Customer
 from .registry import customer_summaries, customer_timeline, panels_for
-from .services import merge_customers, set_staff_language
-from .services.customers import MEMBER_NUMBER_RE
+from .services import create_customer, merge_customers, set_staff_language, update_customer
 
 SEARCH_LIMIT = 20
 TIMELINE_LIMIT = 20
@@ -62,50 +61,93 @@ def home(request):
 @require_GET
 @staff_page("crm.view_customer")
 def customer_search(request):
-    """One box for member number, phone (any format), email, name or kana. htmx asks for the result
-    list alone while staff type; a plain submit (no JavaScript) gets the whole page."""
+    """One box for member number, phone (any format), email, name, kana, customer/order id or an
+    EC/app account id; a total and pages of SEARCH_LIMIT. htmx asks for the result list alone while
+    staff type; a plain submit (no JavaScript) gets the whole page."""
     form = SearchForm(request.GET)
-    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
-    customers, more, old_card_holder = [], False, None
+    valid = form.is_valid()
+    query = form.cleaned_data["q"].strip() if valid else ""
+    page, card_hint = None, None
     if query:
         found = selectors.customer_search(query=query).annotate(
             has_merged_records=Exists(Customer.objects.filter(merged_into=OuterRef("pk")))
         )
-        customers = list(found[: SEARCH_LIMIT + 1])
-        more = len(customers) > SEARCH_LIMIT
-        customers = customers[:SEARCH_LIMIT]
-        old_card_holder = _old_card_holder(query, customers)
-        if old_card_holder:
-            customers.insert(0, old_card_holder)
+        page = Paginator(found, SEARCH_LIMIT).get_page(form.cleaned_data.get("page") or 1)
+        if not page.paginator.count:
+            card_hint = selectors.card_number_hint(query)
+    customers = list(page) if page else []
+    via_merged = selectors.found_through_merged_record(query=query, customers=customers) if customers else set()
     summaries = customer_summaries(customers) if customers else {}
     results = [
-        {"customer": c, "summary": summaries.get(c.pk, {}), "via_merged_card": c is old_card_holder} for c in customers
+        {"customer": c, "summary": summaries.get(c.pk, {}), "via_merged_card": c.pk in via_merged} for c in customers
     ]
     context = {
         "form": form,
         "query": query,
         "results": results,
+        "page": page,
+        "total": page.paginator.count if page else 0,
+        "card_hint": card_hint,
         "show_points": any("points_balance" in r["summary"] for r in results),
-        "more": more,
         "limit": SEARCH_LIMIT,
     }
     partial = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
     template = "crm/_search_results.html" if partial else "crm/customer_search.html"
-    response = render(request, template, context)
+    response = render(request, template, context, status=200 if valid else 400)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-def _old_card_holder(query: str, found: list[Customer]) -> Customer | None:
-    """Search lists active customers only; the card of a record that was merged away still finds the
-    survivor, marked as such, unless the survivor is already in the list."""
-    number = re.sub(r"\s+", "", unicodedata.normalize("NFKC", query))
-    if not MEMBER_NUMBER_RE.match(number) or any(c.member_number == number for c in found):
-        return None
-    holder = selectors.customer_by_member_number(number)
-    if holder is None or holder.member_number == number or any(c.pk == holder.pk for c in found):
-        return None
-    return holder
+@require_http_methods(["GET", "POST"])
+@staff_page("crm.add_customer")
+def customer_create(request):
+    """Register a member at the counter: profile, address and consent. Before creating, members who
+    may be the same person (same email or phone, or same kana and birth date) are shown, and staff
+    confirm that this is someone else."""
+    form = CustomerForm(request.POST or None)
+    duplicates = []
+    if request.method == "POST" and form.is_valid():
+        data = form.profile()
+        duplicates = selectors.possible_duplicates(
+            email=data["email"], phone=data["phone"],
+            kana=data["family_name_kana"] + data["given_name_kana"], birth_date=data["birth_date"],
+        )  # fmt: skip
+        if not duplicates or request.POST.get("confirm_new") == "1":
+            try:
+                customer = create_customer(consent_source=ConsentSource.STORE, **data)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(
+                    request, _("Member registered: card number %(number)s.") % {"number": customer.member_number}
+                )
+                return redirect("crm:customer_detail", public_id=customer.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "crm/customer_form.html", {"form": form, "duplicates": duplicates, "customer": None},
+                  status=status)  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page("crm.change_customer")
+def customer_edit(request, public_id):
+    """Edit a member's profile, address and consent (consent changes are stamped: time, staff)."""
+    customer = customer_or_404(public_id)
+    if customer.public_id != public_id:
+        return redirect("crm:customer_edit", public_id=customer.public_id)
+    form = CustomerForm(request.POST or None, initial=CustomerForm.initial_for(customer))
+    if request.method == "POST" and form.is_valid():
+        data = form.profile()
+        try:
+            update_customer(customer=customer, consent_source=ConsentSource.STORE, **data)
+        except ValidationError as error:
+            form.add_service_errors(error)
+        except InvalidState as error:  # merged away while the form was open
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, _("Customer details saved."))
+            return redirect("crm:customer_detail", public_id=customer.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "crm/customer_form.html", {"form": form, "customer": customer}, status=status)
 
 
 def customer_or_404(public_id: str) -> Customer:

@@ -177,6 +177,9 @@ class Discrepancy(models.Model):
     reference = models.CharField(_("reference"), max_length=64, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
     note = models.CharField(_("note"), max_length=255, blank=True)
+    # The recount that resolved it: what the system said was on hand, and what staff counted.
+    on_hand_before = models.IntegerField(_("on hand before the recount"), null=True, blank=True)
+    counted = models.PositiveIntegerField(_("counted"), null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

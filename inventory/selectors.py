@@ -1,5 +1,6 @@
 """Reads of inventory that pages, endpoints, the 360 panel and the timeline reuse."""
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 from crm.models import Customer, Product, Store
 from crm.registry import TimelineEntry
 
-from .models import Discrepancy, Reservation, StockLevel, StockMovement
+from .models import Discrepancy, Reservation, StockLevel, StockMovement, Transfer
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,36 @@ def product_search(*, query: str, limit: int = 20) -> list[Product]:
     if exact.exists():
         return list(exact)
     return list(Product.objects.filter(Q(sku__istartswith=query) | Q(name__icontains=query)).order_by("sku")[:limit])
+
+
+def product_for_typed(typed: str) -> tuple[Product | None, list[Product]]:
+    """The product staff mean by what they typed in a SKU field: the SKU in any case or width, else
+    the one product whose SKU starts with it or whose name contains it. Returns (product, candidates)."""
+    text = unicodedata.normalize("NFKC", typed or "").strip()
+    if not text:
+        return None, []
+    # SKUs are stored as the PIM sends them (usually upper case): two indexed probes before a scan.
+    exact = Product.objects.filter(sku__in={text, text.upper()}).order_by("pk").first()
+    if exact is not None:
+        return exact, [exact]
+    candidates = product_search(query=text, limit=6)
+    return (candidates[0] if len(candidates) == 1 else None), candidates
+
+
+def transfers_for_store(*, store: Store, limit: int = 100) -> dict[str, list[Transfer]]:
+    """In-transit transfers into and out of a store, and the latest received ones."""
+    base = Transfer.objects.select_related("from_store", "to_store", "product", "shipped_by", "received_by")
+    return {
+        "incoming": list(base.filter(to_store=store, status=Transfer.Status.IN_TRANSIT).order_by("shipped_at")[:limit]),
+        "outgoing": list(
+            base.filter(from_store=store, status=Transfer.Status.IN_TRANSIT).order_by("shipped_at")[:limit]
+        ),
+        "received": list(
+            base.filter(Q(to_store=store) | Q(from_store=store), status=Transfer.Status.RECEIVED).order_by(
+                "-received_at"
+            )[:20]
+        ),
+    }
 
 
 def reservations_for_store_day(*, store: Store, day=None) -> QuerySet[Reservation]:

@@ -11,7 +11,9 @@ from .tickets import (
     merge_tickets,
     move_customer_tickets,
     record_csat,
+    reply_route,
     reply_to_ticket,
+    retry_reply,
     update_ticket,
 )
 
@@ -33,7 +35,9 @@ __all__ = [
     "receive_email",
     "receive_message",
     "record_csat",
+    "reply_route",
     "reply_to_ticket",
+    "retry_reply",
     "submit_contact_form",
     "update_ticket",
 ]

@@ -4,7 +4,7 @@ thread into the right ticket, store the message once."""
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 MAX_SUBJECT = 200
 MAX_EXTERNAL_ID = 255
 MAX_NAME = 100
+# API.md: a message dated more than this ahead of our clock is refused (it would otherwise capture
+# every later contact of the sender through the threading window).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,10 @@ def clean_sender(raw: dict | None) -> Sender:
     return Sender(email=email, phone=phone, channel=channel, external_id=external_id, name=name)
 
 
-def _check_item(item: InboundItem, prefix: str = "") -> None:
+def _check_item(item: InboundItem, prefix: str = "", *, time_field: str = "sent_at") -> None:
     errors = {}
+    if item.sent_at > timezone.now() + MAX_CLOCK_SKEW:
+        errors[f"{prefix}{time_field}"] = [_("This time lies in the future; send the time the message was written.")]
     body = item.body or ""
     if not body.strip():
         errors[f"{prefix}body"] = [_("The message is empty.")]
@@ -238,7 +243,8 @@ def receive_contact(
     if not items:
         raise ValidationError({"body": [_("The message is empty.")]})
     for i, item in enumerate(items):
-        _check_item(item, prefix=f"transcript.{i}." if len(items) > 1 else "")
+        transcript = len(items) > 1 or item.external_message_id.startswith("handoff:")
+        _check_item(item, prefix=f"transcript.{i}." if transcript else "", time_field="at" if transcript else "sent_at")
     if customer is None and not sender.keys:
         raise ValidationError({"sender": [_("Give the sender's email, phone, or channel and external_id.")]})
 
@@ -283,6 +289,10 @@ def receive_contact(
                 ticket.delete()
             return replay, False
         _touch_ticket(ticket, items=items, created=created_ticket)
+        if not created_ticket and priority and raise_priority(ticket.priority, priority) != ticket.priority:
+            ticket.priority = raise_priority(ticket.priority, priority)
+            set_sla_due(ticket, now=ticket.created_at)
+            ticket.save(update_fields=["priority", "first_response_due", "resolution_due", "updated_at"])
     logger.info(
         "inbound stored ticket_id=%s message_id=%s channel=%s new_ticket=%s",
         ticket.public_id, messages[0].public_id, channel, created_ticket,
@@ -361,8 +371,9 @@ HANDOFF_ROLES = tuple(_ROLES)
 def hand_off_conversation(
     *, conversation_id: str, sender: dict | Sender, transcript: list[dict], reason: str, channel: str = Channel.CHAT
 ) -> tuple[Ticket, bool]:
-    """A chatbot hands a conversation to a person: a new ticket whose first messages are the
-    transcript, then the reason as an internal note. Priority goes up when the reason (or what the
+    """A chatbot hands a conversation to a person: the transcript, then the reason as an internal note,
+    join the customer's open ticket (the same threading rule as any message, API.md), else open a
+    new one. Priority goes up when the reason (or what the
     customer said) sounds like a complaint or urgent. The same conversation again returns its ticket."""
     conversation_id = (conversation_id or "").strip()
     if not conversation_id or len(conversation_id) > 200:
@@ -398,8 +409,9 @@ def hand_off_conversation(
     first_customer_line = next((i.body for i in items if i.author == Message.Author.CUSTOMER), items[0].body)
     message, created = receive_contact(
         channel=channel, sender=sender, items=items, subject=reason or first_customer_line,
-        priority=Priority.HIGH if urgent else None, new_ticket=True,
+        priority=Priority.HIGH if urgent else None,
     )  # fmt: skip
+
     return message.ticket, created
 
 

@@ -22,7 +22,7 @@ from crm.models import Channel
 
 from ..conf import hub_setting
 from ..models import Mention, Message, Ticket
-from .tickets import csat_token, endpoint_for, site_url, survey_address
+from .tickets import csat_token, endpoint_for, last_reply_failed, site_url, survey_address
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def _post_webhook(message: Message) -> str:
 def send_csat_survey(*, ticket_id: int) -> bool:
     ticket = Ticket.objects.filter(pk=ticket_id, status=Ticket.Status.RESOLVED, csat__isnull=True).first()
     to = survey_address(ticket) if ticket else ""
-    if not to:
+    if not to or last_reply_failed(ticket):
         return False
     url = site_url(reverse("channels_hub_public:survey", args=[csat_token(ticket)]))
     with translation.override("ja"):

@@ -3,6 +3,8 @@ a lead to a customer; plus CSAT answers, SLA breach marking and the customer-mer
 
 import logging
 import re
+import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -42,23 +44,69 @@ def _check_body(body: str, field: str = "body") -> str:
     return body
 
 
+# Channels that carry no reply of their own: a web form has no way back to the sender, and a phone
+# call cannot be "sent". API.md: such replies go by email.
+_NO_WAY_BACK = {Channel.WEB_FORM, Channel.PHONE}
+
+
 def reply_channel(ticket: Ticket) -> str:
-    """Replies go back where the customer last wrote from."""
+    """The channel the customer last wrote from (what "where the customer wrote" means)."""
     last_in = (
         ticket.messages.filter(direction=Message.Direction.IN).order_by("-sent_at", "-pk").values("channel").first()
     )
     return last_in["channel"] if last_in else ticket.first_channel
 
 
+def can_carry_reply(channel: str) -> bool:
+    """Whether the hub can deliver a reply on this channel: email and LINE always, other channels
+    (chat, SNS) when an active outbound endpoint is configured."""
+    if channel in (Channel.EMAIL, Channel.LINE):
+        return True
+    if channel in _NO_WAY_BACK or channel in _SPOKEN:
+        return False
+    return endpoint_for(channel) is not None
+
+
+NO_WAY_TO_REACH = _(
+    "This customer has no email address, so the reply cannot be delivered. Call them and log the call instead."
+)
+
+
+@dataclass(frozen=True)
+class ReplyRoute:
+    """Where a reply "where the customer wrote" really goes, and why (shown above the reply box)."""
+
+    wrote_on: str
+    channel: str
+    by_email_instead: bool
+    deliverable: bool
+
+
+def reply_route(ticket: Ticket) -> ReplyRoute:
+    wrote_on = reply_channel(ticket)
+    if can_carry_reply(wrote_on):
+        return ReplyRoute(wrote_on=wrote_on, channel=wrote_on, by_email_instead=False, deliverable=True)
+    has_email = bool(survey_address(ticket))
+    return ReplyRoute(wrote_on=wrote_on, channel=Channel.EMAIL, by_email_instead=True, deliverable=has_email)
+
+
 def reply_to_ticket(*, ticket: Ticket, user: User, body: str, channel: str | None = None) -> Message:
     """An agent's answer to the customer. Email goes out by mail with threading headers; LINE through
     the LINE connector (channels_hub/line); chat, SNS… through the channel's signed webhook; all after
-    commit, by Celery. Phone and counter
-    replies are a record of what was said."""
+    commit, by Celery. Without a channel the reply goes where the customer wrote, or by email when
+    that channel cannot carry it (web form, phone, a channel without an endpoint); a reply that could
+    reach nobody is refused. Phone and counter replies chosen explicitly are a record of what was said."""
     body = _check_body(body)
-    channel = channel or reply_channel(ticket)
-    if channel not in Channel.values:
-        raise ValidationError({"channel": [_("Unknown channel.")]})
+    if channel:
+        if channel not in Channel.values:
+            raise ValidationError({"channel": [_("Unknown channel.")]})
+        if channel == Channel.WEB_FORM:
+            raise ValidationError({"channel": [_("A web form cannot carry a reply; send it by email.")]})
+    else:
+        route = reply_route(ticket)
+        channel = route.channel
+    if channel == Channel.EMAIL and not survey_address(ticket):
+        raise ValidationError({"channel": [NO_WAY_TO_REACH]})
     now = timezone.now()
     with transaction.atomic():
         ticket = lock_tickets([ticket.pk])[0]
@@ -88,9 +136,41 @@ def reply_to_ticket(*, ticket: Ticket, user: User, body: str, channel: str | Non
     return message
 
 
+def retry_reply(*, message: Message, user: User, by_email: bool = False) -> Message:
+    """Send a reply whose delivery failed once more, on its channel or (`by_email`) by email."""
+    if by_email and not survey_address(message.ticket):
+        raise ValidationError({"channel": [_("This customer has no email address.")]})
+    with transaction.atomic():
+        updated = Message.objects.filter(
+            pk=message.pk, direction=Message.Direction.OUT, delivery_status=Message.Delivery.FAILED
+        ).update(
+            delivery_status=Message.Delivery.PENDING, delivery_attempts=0, delivery_error="",
+            **({"channel": Channel.EMAIL} if by_email else {}),
+        )  # fmt: skip
+        if not updated:
+            raise ValidationError({"message": [_("Only a reply whose delivery failed can be sent again.")]})
+        from ..tasks import deliver_reply
+
+        transaction.on_commit(lambda: deliver_reply.delay(message.pk))
+    logger.info("reply retried message_id=%s by_email=%s actor_id=%s", message.public_id, by_email, user.pk)
+    message.refresh_from_db()
+    return message
+
+
+def last_reply_failed(ticket: Ticket) -> bool:
+    """Whether the agent's latest reply on this ticket never reached the customer."""
+    status = (
+        ticket.messages.filter(direction=Message.Direction.OUT, author=Message.Author.AGENT)
+        .order_by("-sent_at", "-pk")
+        .values_list("delivery_status", flat=True)
+        .first()
+    )
+    return status == Message.Delivery.FAILED
+
+
 def add_internal_note(*, ticket: Ticket, user: User, body: str) -> Message:
-    """A note only staff see. `@name` (the part of a colleague's email before the @) mentions them:
-    an in-app flag on their inbox and a mail."""
+    """A note only staff see. `@` and a colleague's display name (or the part of their email before
+    the @) mentions them: an in-app flag on their inbox and a mail."""
     body = _check_body(body)
     with transaction.atomic():
         ticket = lock_tickets([ticket.pk])[0]
@@ -108,17 +188,29 @@ def add_internal_note(*, ticket: Ticket, user: User, body: str) -> Message:
     return message
 
 
+def _mention_key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
 def mentioned_users(body: str, *, exclude: User | None = None) -> list[User]:
-    handles = {h.rstrip(".").lower() for h in _MENTION.findall(body)}
-    if not handles:
+    """Colleagues named after an @: by display name (with or without its spaces, any width or case:
+    `@鈴木 花子`, `@鈴木花子`) or by the part of their email before the @ (`@suzuki.k`)."""
+    if "@" not in body:
         return []
-    condition = Q()
-    for handle in handles:
-        condition |= Q(email__istartswith=f"{handle}@")
-    users = User.objects.filter(condition, is_active=True).order_by("pk")
+    handles = {h.rstrip(".").lower() for h in _MENTION.findall(body)}
+    # What follows each @, spaces removed, so that a display name written with or without its spaces
+    # matches as a prefix.
+    after_at = [_mention_key(part) for part in unicodedata.normalize("NFKC", body).split("@")[1:]]
+    users = User.objects.filter(is_active=True).order_by("pk")
     if exclude is not None:
         users = users.exclude(pk=exclude.pk)
-    return list(users)
+    found = []
+    for user in users.only("pk", "email", "display_name", "language"):
+        local = user.email.split("@", 1)[0].lower()
+        name = _mention_key(user.display_name)
+        if local in handles or (name and any(text.startswith(name) for text in after_at)):
+            found.append(user)
+    return found
 
 
 def mark_mentions_seen(*, user: User, ticket: Ticket) -> int:
@@ -187,7 +279,8 @@ def update_ticket(
             fields.append("assignee")
         if fields:
             ticket.save(update_fields=[*fields, "updated_at"])
-        if resolved_now and survey_address(ticket):
+        # No survey about an answer the customer never received.
+        if resolved_now and survey_address(ticket) and not last_reply_failed(ticket):
             from ..tasks import send_csat_survey
 
             transaction.on_commit(lambda: send_csat_survey.delay(ticket.pk))
@@ -245,6 +338,24 @@ def link_lead(*, lead: Lead, customer: Customer) -> Lead:
         Ticket.objects.filter(lead=lead, customer__isnull=True).update(customer=customer, updated_at=timezone.now())
     logger.info("lead linked lead_id=%s customer_id=%s", lead.public_id, customer.public_id)
     return lead
+
+
+def attach_leads(*, customer: Customer, email: str = "", phone: str = "", identities=()) -> int:
+    """Receiver of crm's customer_identified: unknown senders with this email, phone or channel
+    account are this customer now; their tickets follow. Returns how many leads were attached."""
+    condition = Q()
+    if email:
+        condition |= Q(email=email)
+    if phone:
+        condition |= Q(phone=phone)
+    for channel, external_id in identities:
+        condition |= Q(channel=channel, external_id=external_id)
+    if not condition:
+        return 0
+    leads = list(Lead.objects.filter(condition, customer__isnull=True).order_by("pk"))
+    for lead in leads:
+        link_lead(lead=lead, customer=customer)
+    return len(leads)
 
 
 def create_customer_from_lead(*, lead: Lead) -> Customer:

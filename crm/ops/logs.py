@@ -54,3 +54,14 @@ class RequestPathFilter:
             route = "/" + match.route if match is not None and match.route else "-"
             record.args = tuple(route if arg == path else arg for arg in record.args)
         return True
+
+
+class OneLineForbiddenFilter:
+    """A 403 is a refusal working as designed, not an error: Django logs it with the PermissionDenied
+    traceback attached. Keep the one line (method, route, status) and drop the traceback."""
+
+    def filter(self, record):
+        if record.name == "django.request" and getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True

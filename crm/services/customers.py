@@ -12,6 +12,7 @@ from ..models import ChannelIdentity, ConsentSource, Customer, Store
 from ..normalize import normalize_email, normalize_kana, normalize_name, normalize_phone, parse_phone
 from ..ratelimit import AttemptLimit
 from ..selectors import customer_by_member_number
+from ..signals import customer_identified
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def create_customer(*, identities: list[dict] = (), consent_source: str = Consen
                 customer.save()
                 for identity in identities:
                     ChannelIdentity.objects.create(customer=customer, **identity)
+                _identified(customer, identities=[(i["channel"], i["external_id"]) for i in identities])
         except IntegrityError as exc:
             # Lost a race: another request linked one of these identities or took the number.
             _check_identities_free(identities)
@@ -144,8 +146,18 @@ def update_customer(*, customer: Customer, consent_source: str = ConsentSource.S
                 customer.save(update_fields=[*changed, "updated_at"])
         except IntegrityError as exc:
             raise ValidationError({"member_number": [_("A customer with this member number exists.")]}) from exc
+        if "email" in changed or "phone" in changed:
+            _identified(customer, email_changed="email" in changed, phone_changed="phone" in changed)
     logger.info("customer updated customer_id=%s fields=%s", customer.public_id, ",".join(sorted(fields)))
     return customer
+
+
+def _identified(customer: Customer, *, email_changed=True, phone_changed=True, identities=()) -> None:
+    """Tell other apps (inside this transaction) which contacts now lead to this customer."""
+    customer_identified.send(
+        sender=Customer, customer=customer, email=customer.email if email_changed else "",
+        phone=customer.phone if phone_changed else "", identities=list(identities),
+    )  # fmt: skip
 
 
 # API.md: after 5 wrong proofs for one member within an hour, every attempt for them gets 429.
@@ -185,5 +197,6 @@ def link_channel_account(
             owner_id = ChannelIdentity.objects.get(channel=channel, external_id=external_id).customer_id
             if owner_id != customer.pk:
                 raise IdentityConflict() from exc
+        _identified(customer, email_changed=False, phone_changed=False, identities=[(channel, external_id)])
     logger.info("identity linked customer_id=%s channel=%s", customer.public_id, channel)
     return customer

@@ -24,6 +24,10 @@ MERGE_FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "sms_consent": ("sms_opt_in", "sms_opt_in_at", "sms_opt_in_source"),
 }
 CONSENT_GROUPS = ("email_consent", "sms_consent")
+# "loser" takes the merged record's values but never blanks one the survivor had; staff who really
+# want the survivor's value gone choose "loser_with_blanks". A consent group is one decision (flag,
+# time, source) and is always taken whole.
+MERGE_SIDES = ("winner", "loser", "loser_with_blanks")
 
 
 def _is_empty(customer: Customer, fields: tuple[str, ...]) -> bool:
@@ -44,13 +48,23 @@ def default_merge_choices(*, winner: Customer, loser: Customer) -> dict[str, str
     return choices
 
 
+def _loggable(customer: Customer, field: str):
+    """The survivor's value before the merge, as the merge log keeps it (JSON)."""
+    if field == "home_store":
+        return customer.home_store.code if customer.home_store_id else None
+    value = getattr(customer, field)
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def merge_customers(
     *, winner: Customer, loser: Customer, reason: str, actor=None, keep: dict[str, str] | None = None
 ) -> CustomerMerge:
     """Merge `loser` into `winner`. Nothing is deleted: the loser's row stays, points to the winner
     (so its id and member number keep resolving), and its identities, orders and — through the
     `customers_merged` signal — every other app's rows move to the winner. `keep` chooses, per
-    field group (MERGE_FIELD_GROUPS), whose values survive: "winner" or "loser"."""
+    field group (MERGE_FIELD_GROUPS), whose values survive: "winner", "loser" (the merged record's
+    values, without blanking one the survivor had) or "loser_with_blanks"; the survivor's values that
+    were replaced are kept in the merge record."""
     reason = (reason or "").strip()
     errors = {}
     if not reason:
@@ -58,9 +72,11 @@ def merge_customers(
     if winner.pk == loser.pk:
         errors["loser"] = [_("A customer cannot be merged with itself.")]
     bad_keys = set(keep or {}) - set(MERGE_FIELD_GROUPS)
-    bad_values = {v for v in (keep or {}).values() if v not in ("winner", "loser")}
+    bad_values = {v for v in (keep or {}).values() if v not in MERGE_SIDES}
     if bad_keys or bad_values:
-        errors["keep"] = [_("Choose 'winner' or 'loser' for each of: %s.") % ", ".join(MERGE_FIELD_GROUPS)]
+        errors["keep"] = [
+            _("Choose 'winner', 'loser' or 'loser_with_blanks' for each of: %s.") % ", ".join(MERGE_FIELD_GROUPS)
+        ]
     if errors:
         raise ValidationError(errors)
 
@@ -73,12 +89,18 @@ def merge_customers(
             raise ValidationError({"loser": [_("One of these customers has already been merged.")]})
 
         choices = default_merge_choices(winner=winner, loser=loser) | (keep or {})
-        changed = []
+        changed, replaced = [], {}
         for group, side in choices.items():
-            if side == "loser":
-                for field in MERGE_FIELD_GROUPS[group]:
-                    setattr(winner, field, getattr(loser, field))
-                    changed.append(field)
+            if side == "winner":
+                continue
+            blanks_too = side == "loser_with_blanks" or group in CONSENT_GROUPS
+            for field in MERGE_FIELD_GROUPS[group]:
+                old, new = getattr(winner, field), getattr(loser, field)
+                if old == new or (new in ("", None) and not blanks_too):
+                    continue
+                replaced[field] = _loggable(winner, field)
+                setattr(winner, field, new)
+                changed.append(field)
         refresh_search_keys(winner)
         winner.save(update_fields=[*changed, "search_name", "search_kana", "updated_at"])
 
@@ -92,8 +114,9 @@ def merge_customers(
         loser.save(update_fields=["merged_into", "updated_at"])
 
         merge = CustomerMerge.objects.create(
-            winner=winner, loser=loser, actor=actor, reason=reason, field_choices=choices, moved=moved
-        )
+            winner=winner, loser=loser, actor=actor, reason=reason, field_choices=choices, moved=moved,
+            replaced=replaced,
+        )  # fmt: skip
         customers_merged.send(sender=Customer, winner=winner, loser=loser, merge=merge)
         merge.save(update_fields=["moved"])
     logger.info("customers merged winner_id=%s loser_id=%s", winner.public_id, loser.public_id)

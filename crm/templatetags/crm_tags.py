@@ -1,10 +1,11 @@
 """Filters the staff pages use to show stored values the way staff read them."""
 
 from django import template
+from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import MERGE_GROUP_LABELS
-from ..models import Channel, SalesChannel
+from ..models import Channel, Customer, SalesChannel
 from ..normalize import format_phone_national
 
 register = template.Library()
@@ -65,4 +66,17 @@ def current_nav(nav_items, path: str) -> str:
 @register.filter
 def taken_from_loser(field_choices: dict) -> list[str]:
     """Labels of the field groups a merge took from the merged-away record."""
-    return [MERGE_GROUP_LABELS.get(group, group) for group, side in (field_choices or {}).items() if side == "loser"]
+    return [
+        MERGE_GROUP_LABELS.get(group, group)
+        for group, side in (field_choices or {}).items()
+        if side in ("loser", "loser_with_blanks")
+    ]
+
+
+@register.filter
+def customer_field_label(name: str) -> str:
+    """The verbose name of a customer field ("prefecture" → 都道府県)."""
+    try:
+        return str(Customer._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:  # a log written by an older version may name a field since removed
+        return name

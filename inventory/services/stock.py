@@ -1,6 +1,7 @@
 """The ledger primitive every inventory write goes through: make sure the levels exist, lock them in
 primary-key order, append movements and move the cached balances with F() in the same transaction."""
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from crm.models import Product, Store
 from ..models import Discrepancy, StockLevel, StockMovement
 
 Pair = tuple[int, int]  # (store_id, product_id)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -179,17 +181,49 @@ def adjust_stock(*, store: Store, product: Product, delta: int, reason: str, act
     return level
 
 
-def resolve_discrepancy(*, discrepancy: Discrepancy, actor=None, note: str = "") -> Discrepancy:
-    """Staff have looked at a discrepancy (recounted, found the reason). Resolving twice is a no-op."""
+BELOW_RESERVED = _(
+    "%(reserved)d units are reserved for customers: cancel or move those reservations, then count again."
+)
+
+
+def resolve_discrepancy(
+    *, discrepancy: Discrepancy, actor=None, note: str = "", counted: int | None = None
+) -> Discrepancy:
+    """Staff recounted the item at the store: on hand becomes what they counted (a count correction
+    on the ledger, referencing the discrepancy) and the discrepancy is resolved with the count kept.
+    A count below what customers hold is refused: those reservations must be dealt with first.
+    Without `counted` (the admin's bulk action) it is only marked resolved. Resolving twice is a no-op."""
+    if counted is not None and (isinstance(counted, bool) or not isinstance(counted, int) or counted < 0):
+        raise ValidationError({"counted": [_("Give the number of units you counted (0 or more).")]})
+    note = (note or "").strip()
+    if len(note) > 255:
+        raise ValidationError({"note": [_("At most %(n)d characters.") % {"n": 255}]})
     with transaction.atomic():
         discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy.pk)
         if discrepancy.status == Discrepancy.Status.RESOLVED:
             return discrepancy
+        fields = ["status", "resolved_by", "resolved_at", "note"]
+        if counted is not None:
+            pair = (discrepancy.store_id, discrepancy.product_id)
+            levels = locked_levels([pair])
+            level = levels[pair]
+            if counted < level.reserved:
+                raise ValidationError({"counted": [BELOW_RESERVED % {"reserved": level.reserved}]})
+            discrepancy.on_hand_before = level.on_hand
+            discrepancy.counted = counted
+            fields += ["on_hand_before", "counted"]
+            record_movements(
+                levels,
+                [Move(*pair, StockMovement.Kind.COUNT_CORRECTION, on_hand=counted - level.on_hand,
+                      reference=discrepancy.public_id, key=f"{discrepancy.public_id}:recount", note=note[:255])],
+                actor=actor,
+            )  # fmt: skip
         discrepancy.status = Discrepancy.Status.RESOLVED
         discrepancy.resolved_by = actor
         discrepancy.resolved_at = timezone.now()
-        discrepancy.note = (note or "").strip()[:255]
-        discrepancy.save(update_fields=["status", "resolved_by", "resolved_at", "note"])
+        discrepancy.note = note
+        discrepancy.save(update_fields=fields)
+    logger.info("discrepancy resolved discrepancy_id=%s recounted=%s", discrepancy.public_id, counted is not None)
     return discrepancy
 
 

@@ -131,11 +131,21 @@ def test_a_webhook_that_recovers_delivers_once(hook_factory):
     assert len(hook.requests) == 2
 
 
-def test_a_channel_without_endpoint_fails_visibly():
-    message = reply_to_ticket(ticket=chat_ticket(), user=UserFactory(role="agent"), body="x")
+def test_a_channel_chosen_explicitly_without_endpoint_fails_visibly():
+    message = reply_to_ticket(ticket=chat_ticket(), user=UserFactory(role="agent"), body="x", channel="chat")
     assert deliver_reply(message_id=message.pk) == "failed"
     message.refresh_from_db()
     assert message.delivery_status == "failed"
+
+
+def test_a_chat_without_endpoint_is_answered_by_email_where_the_customer_wrote():
+    ticket = chat_ticket()
+    ticket.customer.email = "chat.user@example.jp"
+    ticket.customer.save()
+    message = reply_to_ticket(ticket=ticket, user=UserFactory(role="agent"), body="在庫ございます")
+    assert message.channel == "email"
+    assert deliver_reply(message_id=message.pk) == "sent"
+    assert mail.outbox[-1].to == ["chat.user@example.jp"] and "在庫ございます" in mail.outbox[-1].body
 
 
 def test_reply_bad_input_writes_nothing():

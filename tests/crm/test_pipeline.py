@@ -239,3 +239,16 @@ def test_the_purchase_summary_is_written_after_the_commit(pos, ec, django_captur
     for callback in callbacks:
         callback()
     assert PurchaseSummary.objects.filter(customer=ec["customer"], product=ec["coat"], channel="store").exists()
+
+
+def test_the_order_answer_is_what_the_declared_fields_give(pos, ec):
+    from rest_framework import serializers
+
+    from crm.api.serializers import OrderOutput
+    from crm.selectors import order_with_lines
+
+    response = pos.post("/api/v1/orders/", _body(ec), format="json")
+    order = order_with_lines().get(public_id=response.json()["id"])
+    generic = serializers.ModelSerializer.to_representation(OrderOutput(order), order)
+    assert OrderOutput(order).data == generic
+    assert response.json() == generic

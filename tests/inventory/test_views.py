@@ -78,13 +78,13 @@ def test_staff_hand_over_and_cancel_with_post_buttons(client, clerk, shop):
     store, product = shop
     stock(store, product, 2)
     a, b = reserve(store, product), reserve(store, product)
-    response = client.post(reverse("inventory:reservation_fulfil", args=[a.public_id]))
+    response = client.post(reverse("inventory:reservation_fulfil", args=[a.public_id]), {"confirm": "1"})
     assert response.status_code == 302
-    client.post(reverse("inventory:reservation_cancel", args=[b.public_id]))
+    client.post(reverse("inventory:reservation_cancel", args=[b.public_id]), {"confirm": "1"})
     assert set(Reservation.objects.values_list("status", flat=True)) == {"fulfilled", "cancelled"}
     level = StockLevel.objects.get(store=store)
     assert (level.on_hand, level.reserved) == (1, 0)
-    again = client.post(reverse("inventory:reservation_cancel", args=[a.public_id]), follow=True)
+    again = client.post(reverse("inventory:reservation_cancel", args=[a.public_id]), {"confirm": "1"}, follow=True)
     assert "message error" in text(again)
     assert Reservation.objects.get(pk=a.pk).status == "fulfilled"
 
@@ -95,7 +95,7 @@ def test_buttons_need_the_csrf_token(clerk, shop):
     rsv = reserve(store, product)
     client = Client(enforce_csrf_checks=True)
     login_as(client, clerk)
-    response = client.post(reverse("inventory:reservation_fulfil", args=[rsv.public_id]))
+    response = client.post(reverse("inventory:reservation_fulfil", args=[rsv.public_id]), {"confirm": "1"})
     assert response.status_code == 403
     assert Reservation.objects.get().status == "active"
 
@@ -106,7 +106,8 @@ def test_a_marketer_can_look_but_not_hand_over(client, shop):
     rsv = reserve(store, product)
     login_as(client, UserFactory(role="marketer"))
     assert client.get(reverse("inventory:reservations"), {"store": "S1"}).status_code == 200
-    assert client.post(reverse("inventory:reservation_fulfil", args=[rsv.public_id])).status_code == 403
+    url = reverse("inventory:reservation_fulfil", args=[rsv.public_id])
+    assert client.post(url, {"confirm": "1"}).status_code == 403
     assert Reservation.objects.get().status == "active"
 
 
@@ -114,7 +115,7 @@ def test_staff_reserve_for_a_member_at_the_counter(client, clerk, shop):
     store, product = shop
     stock(store, product, 1)
     customer = CustomerFactory()
-    data = {"store": "S1", "member_number": customer.member_number, "sku": "COAT-1", "quantity": 1, "kind": "hold"}
+    data = {"store": "S1", "customer": customer.member_number, "sku": "COAT-1", "quantity": 1, "kind": "hold"}
     response = client.post(reverse("inventory:reservation_create"), data)
     assert response.status_code == 302
     assert Reservation.objects.get().customer_id == customer.pk
@@ -123,7 +124,7 @@ def test_staff_reserve_for_a_member_at_the_counter(client, clerk, shop):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"member_number": "000000000000"}, "No member with this number."),
+        ({"customer": "000000000000"}, "No member matches this."),
         ({"sku": "NOPE"}, "Unknown SKU."),
         ({"quantity": 0}, "Ensure this value is greater than or equal to 1."),
         ({"quantity": 5}, "Only 1 available at this store."),
@@ -134,7 +135,7 @@ def test_bad_counter_reservations_show_the_error_and_write_nothing(client, clerk
     store, product = shop
     stock(store, product, 1)
     customer = CustomerFactory()
-    data = {"store": "S1", "member_number": customer.member_number, "sku": "COAT-1", "quantity": 1, "kind": "hold"}
+    data = {"store": "S1", "customer": customer.member_number, "sku": "COAT-1", "quantity": 1, "kind": "hold"}
     response = client.post(reverse("inventory:reservation_create"), {**data, **overrides})
     assert response.status_code == 400
     assert message in text(response)
@@ -147,9 +148,9 @@ def test_discrepancies_are_reviewed_and_resolved(client, clerk, shop):
     page = text(client.get(reverse("inventory:discrepancies")))
     assert o.public_id in page
     d = Discrepancy.objects.get()
-    client.post(reverse("inventory:discrepancy_resolve", args=[d.public_id]), {"note": "棚の奥にあった"})
+    client.post(reverse("inventory:discrepancy_resolve", args=[d.public_id]), {"note": "棚の奥にあった", "counted": 1})
     d.refresh_from_db()
-    assert (d.status, d.note, d.resolved_by_id) == ("resolved", "棚の奥にあった", clerk.pk)
+    assert (d.status, d.note, d.resolved_by_id, d.counted) == ("resolved", "棚の奥にあった", clerk.pk, 1)
     assert o.public_id not in text(client.get(reverse("inventory:discrepancies")))
 
 
