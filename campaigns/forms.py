@@ -33,7 +33,7 @@ class RulesField(forms.CharField):
 
 class SegmentForm(forms.Form):
     name = forms.CharField(label=pgettext_lazy("segment or campaign", "Name"), max_length=200)
-    rules = RulesField(label=_("Rules (JSON)"))
+    rules = RulesField(label=_("Rules as JSON (for integrations and advanced edits)"))
 
 
 class PreviewRulesForm(forms.Form):

@@ -10,9 +10,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .segments import EVERYONE, FieldSpec, Filter, _compare, register_field
+from .segments import EVERYONE, FieldSpec, Filter, ValueSource, _compare, register_field, register_source
 
 LOYALTY, SERVICE = _("Loyalty"), _("Service and reservations")
+POINTS = _("points")
 EXPIRING_DAYS = 30  # `points_expiring` without within_days, and {{ customer.points_expiring }} in mails
 
 
@@ -82,6 +83,29 @@ def _open_ticket(op, value, filters, now):
     return Q(Exists(tickets)) if value else ~Q(Exists(tickets))
 
 
+def _search_tiers(text: str, limit: int) -> list[tuple[str, str]]:
+    tiers = Tier.objects.order_by("min_spend")
+    if text:
+        tiers = tiers.filter(Q(code__icontains=text) | Q(name__icontains=text))
+    return [(code, name) for code, name in tiers.values_list("code", "name")[:limit]]
+
+
+def _known_tiers(values: set[str]) -> set[str]:
+    return set(Tier.objects.filter(code__in=values).values_list("code", flat=True))
+
+
+def _search_ticket_categories(text: str, limit: int) -> list[tuple[str, str]]:
+    """Ticket categories are free text that routing rules and agents set: those in use are the choices."""
+    categories = Ticket.objects.exclude(category="").order_by("category").values_list("category", flat=True)
+    if text:
+        categories = categories.filter(category__icontains=text)
+    return [(c, c) for c in categories.distinct()[:limit]]
+
+
+def _known_ticket_categories(values: set[str]) -> set[str]:
+    return set(Ticket.objects.filter(category__in=values).values_list("category", flat=True).distinct())
+
+
 def _no_show(op, value, filters, now):
     """A reservation (pickup, hold, try-on) that expired without being handed over."""
     missed = Reservation.objects.filter(customer=OuterRef("pk"), status=Reservation.Status.EXPIRED)
@@ -92,21 +116,27 @@ def _no_show(op, value, filters, now):
 
 if PointAccount is not None and Tier is not None:
     register_field(
-        FieldSpec("points_balance", _("Points balance"), ("gte", "lte"), "int", _points_balance, group=LOYALTY)
-    )
-    register_field(FieldSpec("tier", _("Tier (code)"), ("eq", "in"), "str", _tier, group=LOYALTY))
+        FieldSpec("points_balance", _("Points balance"), ("gte", "lte"), "int", _points_balance, group=LOYALTY,
+                  unit=POINTS)
+    )  # fmt: skip
+    register_field(FieldSpec("tier", _("Tier"), ("eq", "in"), "str", _tier, group=LOYALTY, source="tier"))
+    register_source(ValueSource("tier", _("tier"), _search_tiers, _known_tiers))
 if PointLot is not None:
     register_field(
         FieldSpec(
             "points_expiring", _("Points expiring"), ("gte",), "int", _points_expiring,
-            {"within_days": Filter("days")}, group=LOYALTY,
+            {"within_days": Filter("days")}, group=LOYALTY, unit=POINTS,
         )
     )  # fmt: skip
 if Ticket is not None:
     register_field(
         FieldSpec(
-            "open_ticket", _("Open ticket"), ("eq",), "bool", _open_ticket, {"category": Filter("str")}, group=SERVICE
+            "open_ticket", _("Open ticket"), ("eq",), "bool", _open_ticket,
+            {"category": Filter("str", source="ticket_category")}, group=SERVICE,
         )
+    )  # fmt: skip
+    register_source(
+        ValueSource("ticket_category", _("ticket category"), _search_ticket_categories, _known_ticket_categories)
     )
 if Reservation is not None:
     register_field(

@@ -20,10 +20,11 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import ChannelIdentity, Customer, Order, OrderLine, SalesChannel
+from crm.models import ChannelIdentity, Customer, Order, OrderLine, Product, SalesChannel, Store
+from crm.prefectures import PREFECTURES
 from crm.selectors import active_customers
 
-from .models import PurchaseSummary
+from .models import PurchaseSummary, Suppression
 
 MAX_CONDITIONS = 40
 MAX_DEPTH = 6
@@ -38,6 +39,7 @@ class Filter:
     kind: str  # "days", "str", "choice"
     choices: tuple[str, ...] = ()
     required: bool = False
+    source: str = ""  # for "str": the ValueSource its values come from (and are checked against)
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,31 @@ class FieldSpec:
     filters: dict[str, Filter] = field(default_factory=dict)
     group: Any = ""
     max_value: int = MAX_NUMBER  # for "int" values: what the comparison can still compute (a date, a day count)
+    source: str = ""  # for "str" values: the ValueSource its values come from (and are checked against)
+    unit: Any = ""  # for "int" values: what the number counts (years, points, yen), shown in the builder
+
+
+@dataclass(frozen=True)
+class ValueSource:
+    """Where the builder's pickers find the values a text condition or filter may take, and how values
+    are checked, so that a typo (`category: "outer"`) is refused instead of silently matching nobody."""
+
+    name: str
+    label: Any  # what one value is, in an error message ("category")
+    search: Callable[[str, int], list[tuple[str, str]]]  # (typed text, limit) -> [(value, label)]
+    known: Callable[[set[str]], set[str]]  # those of the given values that exist
 
 
 FIELDS: dict[str, FieldSpec] = {}
+SOURCES: dict[str, ValueSource] = {}
 
 
 def register_field(spec: FieldSpec) -> None:
     FIELDS[spec.name] = spec
+
+
+def register_source(source: ValueSource) -> None:
+    SOURCES[source.name] = source
 
 
 # --- Validation -------------------------------------------------------------------------------
@@ -180,6 +200,42 @@ def _check_filter(flt: Filter, value):
     return None
 
 
+def check_rule_values(rules, *, path: str = "rules") -> None:
+    """Refuse values no picker offers (an unknown prefecture, store, tier, category, brand or SKU), each
+    keyed by its path like validate_rules; one query per kind of value. Call validate_rules first.
+    Saving and previewing check; sending does not, so a segment stays sendable after, say, a store closes."""
+    wanted: dict[str, dict[str, list[str]]] = {}  # source -> value -> paths
+    _collect_values(rules, path, wanted)
+    errors: dict[str, list[str]] = {}
+    for name, by_value in wanted.items():
+        source = SOURCES[name]
+        known = source.known(set(by_value))
+        for value in sorted(set(by_value) - known):
+            for value_path in by_value[value]:
+                _err(errors, value_path, _("Unknown %(thing)s: “%(value)s”. Choose one from the list.")
+                     % {"thing": source.label, "value": value})  # fmt: skip
+    if errors:
+        raise ValidationError(errors)
+
+
+def _collect_values(node, path, wanted) -> None:
+    for key in ("all", "any"):
+        if key in node:
+            for i, child in enumerate(node[key]):
+                _collect_values(child, f"{path}.{key}.{i}", wanted)
+            return
+    if "not" in node:
+        _collect_values(node["not"], f"{path}.not", wanted)
+        return
+    spec = FIELDS[node["field"]]
+    if spec.source and spec.source in SOURCES:
+        for value in _values(node["op"], node["value"]):
+            wanted.setdefault(spec.source, {}).setdefault(value, []).append(f"{path}.value")
+    for key, flt in spec.filters.items():
+        if key in node and flt.source in SOURCES:
+            wanted.setdefault(flt.source, {}).setdefault(node[key], []).append(f"{path}.{key}")
+
+
 # --- Compilation ------------------------------------------------------------------------------
 def compile_rules(rules, *, now: datetime | None = None) -> Q:
     """The rule tree as one Q over Customer. Call validate_rules first."""
@@ -213,15 +269,48 @@ def segment_customers(rules, *, now: datetime | None = None) -> QuerySet[Custome
 def preview_segment(rules, *, using: str = "default", now: datetime | None = None) -> tuple[int, list[str]]:
     """(count, up to 20 matching customer ids) in one query: the count is a window over the whole
     match, taken in the same pass that finds the first ids (not a second run of the segment)."""
+    preview = preview_segment_reach(rules, using=using, now=now, reach=False)
+    return preview.count, preview.sample
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    count: int
+    mailable: int  # opted in, with an email, not on the suppression list: who an email campaign would mail
+    sample: list[str]
+
+    @property
+    def suppressed(self) -> int:
+        return self.count - self.mailable
+
+
+def mailable_condition() -> Q:
+    """Who an email campaign reaches (start_campaign leaves the others out as suppressed)."""
+    on_list = Exists(Suppression.objects.filter(email=OuterRef("email")))
+    return Q(email_opt_in=True) & ~Q(email="") & ~Q(on_list)
+
+
+def preview_segment_reach(
+    rules, *, using: str = "default", now: datetime | None = None, reach: bool = True
+) -> SegmentPreview:
+    """The count, how many of them an email campaign would mail (`reach`), and up to 20 ids, in one
+    query: the counts are windows over the whole match, taken in the pass that finds the first ids."""
     validate_rules(rules)
+    check_rule_values(rules)
+    windows = {"total": Window(Count("pk"))}
+    if reach:
+        windows["mailable"] = Window(Count("pk", filter=mailable_condition()))
     rows = list(
         segment_customers(rules, now=now)
         .using(using)
-        .annotate(total=Window(Count("pk")))
+        .annotate(**windows)
         .order_by("pk")
-        .values_list("public_id", "total")[:SAMPLE_SIZE]
+        .values_list("public_id", *windows)[:SAMPLE_SIZE]
     )
-    return (rows[0][1] if rows else 0), [public_id for public_id, _total in rows]
+    if not rows:
+        return SegmentPreview(count=0, mailable=0, sample=[])
+    first = rows[0]
+    return SegmentPreview(count=first[1], mailable=first[2] if reach else 0, sample=[row[0] for row in rows])
 
 
 # --- Field helpers ------------------------------------------------------------------------------
@@ -357,32 +446,87 @@ def _contact_channels(op, value, filters, now):
 
 SALES_CHANNELS = tuple(SalesChannel.values)
 _PRODUCT_FILTERS = {
-    "sku": Filter("str"),
-    "category": Filter("str"),
-    "brand": Filter("str"),
+    "sku": Filter("str", source="sku"),
+    "category": Filter("str", source="category"),
+    "brand": Filter("str", source="brand"),
     "channel": Filter("choice", SALES_CHANNELS),
     "within_days": Filter("days"),
 }
 _ORDER_FILTERS = {"channel": Filter("choice", SALES_CHANNELS), "within_days": Filter("days")}
 PROFILE, PURCHASES, OMNICHANNEL = _("Profile"), _("Purchases"), _("Omnichannel")
+YEARS, YEN, ORDERS, DAYS, CHANNELS = _("years"), _("yen"), _("orders"), _("days"), _("channels")
 
 for _spec in (
-    FieldSpec("prefecture", _("Prefecture"), ("eq", "in"), "str", _prefecture, group=PROFILE),
-    FieldSpec("home_store", _("Home store (code)"), ("eq", "in"), "str", _home_store, group=PROFILE),
-    FieldSpec("age", _("Age"), ("gte", "lte"), "int", _age, group=PROFILE, max_value=150),
+    FieldSpec("prefecture", _("Prefecture"), ("eq", "in"), "str", _prefecture, group=PROFILE, source="prefecture"),
+    FieldSpec("home_store", _("Home store"), ("eq", "in"), "str", _home_store, group=PROFILE, source="store"),
+    FieldSpec("age", _("Age"), ("gte", "lte"), "int", _age, group=PROFILE, max_value=150, unit=YEARS),
     FieldSpec("birthday_month", _("Birthday month"), ("eq", "in"), "month", _birthday_month, group=PROFILE),
     FieldSpec("email_opt_in", _("Email opt-in"), ("eq",), "bool", _email_opt_in, group=PROFILE),
     FieldSpec("purchased", _("Bought"), ("eq",), "bool", _purchased, _PRODUCT_FILTERS, group=PURCHASES),
-    FieldSpec("spend", _("Spend (yen)"), ("gte", "lte"), "int", _spend, _ORDER_FILTERS, group=PURCHASES),
-    FieldSpec("order_count", _("Orders"), ("gte", "lte"), "int", _order_count, _ORDER_FILTERS, group=PURCHASES),
+    FieldSpec("spend", _("Spend (yen)"), ("gte", "lte"), "int", _spend, _ORDER_FILTERS, group=PURCHASES, unit=YEN),
+    FieldSpec("order_count", _("Orders"), ("gte", "lte"), "int", _order_count, _ORDER_FILTERS, group=PURCHASES,
+              unit=ORDERS),
     FieldSpec(
         "days_since_last_purchase", _("Days since last purchase"), ("gte", "lte"), "int",
-        _days_since_last_purchase, group=PURCHASES, max_value=MAX_DAYS * 10,
+        _days_since_last_purchase, group=PURCHASES, max_value=MAX_DAYS * 10, unit=DAYS,
     ),
     FieldSpec(
         "purchase_channels", _("Sales channels bought in"), ("gte",), "int", _purchase_channels,
-        {"within_days": Filter("days")}, group=OMNICHANNEL,
+        {"within_days": Filter("days")}, group=OMNICHANNEL, unit=CHANNELS,
     ),
-    FieldSpec("contact_channels", _("Contact channels used"), ("gte",), "int", _contact_channels, group=OMNICHANNEL),
+    FieldSpec("contact_channels", _("Contact channels used"), ("gte",), "int", _contact_channels, group=OMNICHANNEL,
+              unit=CHANNELS),
 ):  # fmt: skip
     register_field(_spec)
+
+
+# --- Value sources of the crm fields ---------------------------------------------------------------
+def _search_list(values: list[str]):
+    def search(text: str, limit: int) -> list[tuple[str, str]]:
+        return [(v, v) for v in values if text in v][:limit]
+
+    return search
+
+
+def _search_stores(text: str, limit: int) -> list[tuple[str, str]]:
+    stores = Store.objects.order_by("code")
+    if text:
+        stores = stores.filter(Q(code__icontains=text) | Q(name__icontains=text))
+    return [(code, f"{name} ({code})") for code, name in stores.values_list("code", "name")[:limit]]
+
+
+def _product_column(column: str):
+    def search(text: str, limit: int) -> list[tuple[str, str]]:
+        values = Product.objects.exclude(**{column: ""}).order_by(column).values_list(column, flat=True).distinct()
+        if text:
+            values = values.filter(**{f"{column}__icontains": text})
+        return [(v, v) for v in values[:limit]]
+
+    def known(values: set[str]) -> set[str]:
+        return set(Product.objects.filter(**{f"{column}__in": values}).values_list(column, flat=True).distinct())
+
+    return search, known
+
+
+def _search_skus(text: str, limit: int) -> list[tuple[str, str]]:
+    products = Product.objects.order_by("sku")
+    if text:
+        products = products.filter(Q(sku__istartswith=text) | Q(name__icontains=text))
+    return [(sku, f"{sku} {name}") for sku, name in products.values_list("sku", "name")[:limit]]
+
+
+register_source(ValueSource("prefecture", _("prefecture"), _search_list(PREFECTURES), lambda v: v & set(PREFECTURES)))
+register_source(
+    ValueSource(
+        "store", _("store"), _search_stores,
+        lambda v: set(Store.objects.filter(code__in=v).values_list("code", flat=True)),
+    )
+)  # fmt: skip
+register_source(ValueSource("category", _("category"), *_product_column("category")))
+register_source(ValueSource("brand", _("brand"), *_product_column("brand")))
+register_source(
+    ValueSource(
+        "sku", _("product (SKU)"), _search_skus,
+        lambda v: set(Product.objects.filter(sku__in=v).values_list("sku", flat=True)),
+    )
+)  # fmt: skip

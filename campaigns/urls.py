@@ -9,6 +9,7 @@ urlpatterns = [
     path("segments/", views.segment_list, name="segment_list"),
     path("segments/new/", views.segment_edit, name="segment_new"),
     path("segments/preview/", views.segment_preview, name="segment_preview"),
+    path("segments/values/<slug:source>/", views.segment_values, name="segment_values"),
     path("segments/<str:public_id>/", views.segment_edit, name="segment_edit"),
     path("journeys/", views_journeys.journey_list, name="journey_list"),
     path("journeys/new/", views_journeys.journey_edit, name="journey_new"),

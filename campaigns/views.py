@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -27,7 +27,8 @@ from .forms import CampaignForm, PreviewRulesForm, ScheduleForm, SegmentForm, Te
 from .legal import with_legal_footer
 from .models import Campaign, Segment
 from .rendering import check_campaign_templates
-from .segments import FIELDS, SAMPLE_SIZE, preview_segment
+from .segment_catalogue import describe_errors, field_catalogue, search_values
+from .segments import SAMPLE_SIZE, preview_segment_reach
 from .services import (
     cancel_campaign,
     click_target,
@@ -60,13 +61,6 @@ def segment_list(request):
     return render(request, "campaigns/segment_list.html", {"segments": segments})
 
 
-def _field_catalogue() -> list[dict]:
-    return [
-        {"name": s.name, "label": str(s.label), "ops": list(s.ops), "value": s.value, "filters": list(s.filters)}
-        for s in FIELDS.values()
-    ]
-
-
 @require_http_methods(["GET", "POST"])
 @staff_page("campaigns.add_segment")
 def segment_edit(request, public_id=None):
@@ -84,15 +78,18 @@ def segment_edit(request, public_id=None):
             else:
                 segment = create_segment(actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            for path, problems in error.message_dict.items():
-                form.add_error("name" if path == "name" else "rules", [f"{path}: {p}" for p in problems])
+            problems = error.message_dict
+            if "name" in problems:
+                form.add_error("name", problems.pop("name"))
+            for problem in describe_errors(form.cleaned_data["rules"], problems):
+                form.add_error("rules", f"{problem['where']}: {problem['message']}")
         else:
             messages.success(request, _("Segment saved."))
             return redirect("campaigns:segment_edit", public_id=segment.public_id)
     return render(
         request,
         "campaigns/segment_edit.html",
-        {"form": form, "segment": segment, "fields": _field_catalogue()},
+        {"form": form, "segment": segment, "catalogue": field_catalogue()},
         status=400 if form.errors else 200,
     )
 
@@ -100,20 +97,32 @@ def segment_edit(request, public_id=None):
 @require_POST
 @staff_page("campaigns.view_segment")
 def segment_preview(request):
-    """htmx: the live count and a sample while the marketer edits the rules."""
+    """htmx: the live count (with how many an email would reach) and a sample while the marketer
+    edits the rules; problems are said in words, each tagged with its rule's path for the builder."""
     form = PreviewRulesForm(request.POST)
-    context = {"errors": {}, "count": None, "sample": []}
+    context = {"errors": [], "preview": None, "sample": []}
     if not form.is_valid():
-        context["errors"] = {"rules": form.errors.get("rules", [])}
+        context["errors"] = [{"path": "", "where": _("Rules"), "message": m} for m in form.errors.get("rules", [])]
     else:
+        rules = form.cleaned_data["rules"]
         try:
-            count, sample_ids = preview_segment(form.cleaned_data["rules"], using=reporting_db())
+            preview = preview_segment_reach(rules, using=reporting_db())
         except ValidationError as error:
-            context["errors"] = error.message_dict
+            context["errors"] = describe_errors(rules, error.message_dict)
         else:
-            sample = list(selectors.customers_by_public_ids(sample_ids))
-            context.update(count=count, sample=sample, sample_size=SAMPLE_SIZE)
+            sample = list(selectors.customers_by_public_ids(preview.sample))
+            context.update(preview=preview, sample=sample, sample_size=SAMPLE_SIZE)
     return render(request, "campaigns/_segment_preview.html", context)
+
+
+@require_GET
+@staff_page("campaigns.view_segment")
+def segment_values(request, source):
+    """JSON for the builder's pickers: up to 20 stores, tiers, categories, brands, SKUs… matching `q`."""
+    results = search_values(source, request.GET.get("q", ""))
+    if results is None:
+        return JsonResponse({"detail": _("No such list of values.")}, status=404)
+    return JsonResponse({"results": results})
 
 
 # --- Campaigns ----------------------------------------------------------------------------------

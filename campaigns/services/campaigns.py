@@ -16,7 +16,7 @@ from crm.exceptions import InvalidState
 
 from ..models import Campaign, CampaignRecipient, Segment, Suppression
 from ..rendering import check_campaign_templates, check_template
-from ..segments import segment_customers, validate_rules
+from ..segments import check_rule_values, segment_customers, validate_rules
 from .line_sending import reachable_line_user
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def _clean_name(name: str) -> str:
 def create_segment(*, name: str, rules, actor=None) -> Segment:
     name = _clean_name(name)
     validate_rules(rules)
+    check_rule_values(rules)
     segment = Segment.objects.create(name=name, rules=rules, created_by=actor)
     logger.info("segment created segment_id=%s", segment.public_id)
     return segment
@@ -47,6 +48,7 @@ def create_segment(*, name: str, rules, actor=None) -> Segment:
 def update_segment(*, segment: Segment, name: str, rules) -> Segment:
     segment.name = _clean_name(name)
     validate_rules(rules)
+    check_rule_values(rules)
     segment.rules = rules
     segment.save(update_fields=["name", "rules", "updated_at"])
     return segment

@@ -46,16 +46,17 @@ def test_segment_builder_live_count_and_sample(client, marketer):
     assert tanaka.public_id in body
 
 
-def test_segment_builder_shows_the_bad_rule_path(client, marketer):
+def test_segment_builder_says_what_is_wrong_in_words(client, marketer):
     bad = {"all": [{"field": "prefecture", "op": "gte", "value": 1}]}
     body = client.post("/campaigns/segments/preview/", {"rules": json.dumps(bad)}).content.decode()
-    assert "rules.all.0.op" in body
+    assert "<strong>Condition 1 (Prefecture)</strong>" in body and "Choose one of: is, is one of." in body
+    assert 'data-path="rules.all.0.op"' in body  # for the builder to mark the condition, not shown
     assert "JSON" in client.post("/campaigns/segments/preview/", {"rules": "{not json"}).content.decode()
 
 
 def test_save_segment_and_bad_input_writes_nothing(client, marketer):
     response = client.post("/campaigns/segments/new/", {"name": "東京", "rules": json.dumps({"all": [{"field": "x"}]})})
-    assert response.status_code == 400 and "rules.all.0.field" in response.content.decode()
+    assert response.status_code == 400 and "Condition 1: Choose a field from the list." in response.content.decode()
     assert client.post("/campaigns/segments/new/", {"name": "", "rules": json.dumps(RULES)}).status_code == 400
     assert Segment.objects.count() == 0
     response = client.post("/campaigns/segments/new/", {"name": "東京", "rules": json.dumps(RULES)})

@@ -40,7 +40,8 @@ def test_admin_signs_in_with_totp_and_every_page_works_under_the_policy(live_ser
         expect(page.locator("#search-results").get_by_role("link", name="Tanaka Hanako")).to_be_visible()
 
         page.goto(f"{live_server.url}/campaigns/segments/new/")
-        expect(page.locator("#rule-rows")).to_be_visible()
+        expect(page.locator("#segment-builder .rule-group")).to_be_visible()  # drawn by static/js, no inline script
+        expect(page.locator("#segment-preview .segment-errors")).to_be_visible()  # the live count asked already
         page.goto(f"{live_server.url}/campaigns/{campaign.public_id}/")
         expect(page.frame_locator("#campaign-preview iframe").locator("a").first).to_be_visible()
 
