@@ -9,6 +9,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .ids import new_customer_id, new_member_number, new_order_id, new_return_id
 from .prefectures import PREFECTURE_CHOICES
@@ -116,7 +117,7 @@ class Channel(models.TextChoices):
     INSTAGRAM = "instagram", "Instagram"
     FACEBOOK = "facebook", "Facebook"
     PHONE = "phone", _("Phone")
-    EMAIL = "email", _("Email")
+    EMAIL = "email", pgettext_lazy("channel", "Email")
     CHAT = "chat", _("Chat")
     WEB_FORM = "web_form", _("Web form")
 

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class InventoryConfig(AppConfig):
@@ -52,6 +53,6 @@ class InventoryConfig(AppConfig):
                     permission="inventory.view_reservation", order=31)
         )  # fmt: skip
         register_nav_item(
-            NavItem("fulfilment", _("Fulfilment queue"), "inventory:fulfilment",
+            NavItem("fulfilment", pgettext_lazy("nav", "Fulfilment"), "inventory:fulfilment",
                     permission="inventory.view_reservation", order=32)
         )  # fmt: skip

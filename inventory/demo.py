@@ -66,7 +66,9 @@ def demo_reservations(*, rng, seeded, count: int = 36, **_) -> str:
         if level is None:
             continue
         kind = kinds[n % 3]
-        slot = (now + timedelta(days=1 + n % 5)).replace(hour=11 + n % 7, minute=0, second=0, microsecond=0)
+        slot = timezone.localtime(now + timedelta(days=1 + n % 5)).replace(
+            hour=11 + n % 7, minute=0, second=0, microsecond=0
+        )
         made.append(
             create_reservation(
                 customer=rng.choice(customers), store=store, product=level.product, quantity=1, kind=kind,

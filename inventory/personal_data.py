@@ -43,5 +43,7 @@ def register() -> None:
         "inventory.Discrepancy": "Stock counts that did not match.",
         "inventory.Transfer": "Stock moved between locations.",
         "inventory.StockSyncBatch": "POS/WMS stock counts.",
+        "inventory.OpeningHours": "A store's opening hours.",
+        "inventory.TryOnSettings": "A store's try-on slot length and capacity.",
     }.items():
         registry.register_not_personal_data(label, reason=reason)
