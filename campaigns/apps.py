@@ -23,7 +23,14 @@ class CampaignsConfig(AppConfig):
         demo.register()
         journey_personal_data.register()
 
-        from crm.registry import COUPON_STEP, OrderStep, ReturnStep, register_order_step, register_return_step
+        from crm.registry import (
+            COUPON_STEP,
+            OrderStep,
+            ReturnStep,
+            register_mail_preferences_link,
+            register_order_step,
+            register_return_step,
+        )
 
         from .services import coupons
 
@@ -33,3 +40,12 @@ class CampaignsConfig(AppConfig):
                       write=coupons.write_order_coupon)
         )  # fmt: skip
         register_return_step(ReturnStep(COUPON_STEP, position=10, locks="coupon", write=coupons.give_back_order_coupon))
+        # Automatic mails (crm/mail.py) link to the same preference centre as campaign and journey mails.
+        register_mail_preferences_link(preferences_url)
+
+
+def preferences_url(customer) -> str:
+    from .conf import base_url
+    from .tokens import make_token
+
+    return f"{base_url()}/campaigns/p/{make_token('preferences', campaign_id='', customer_id=customer.public_id)}/"

@@ -311,3 +311,17 @@ def register_demo_step(step: DemoStep) -> None:
 
 def demo_steps() -> list[DemoStep]:
     return sorted(_DEMO_STEPS.values(), key=lambda step: (step.position, step.key))
+
+
+# --- The mail preferences link of automatic mails -----------------------------------------------
+# Every mail to a customer carries the sender's identity and a way to stop mails (crm/mail.py). The
+# page where a customer chooses their mails belongs to campaigns, which registers how to link to it.
+_mail_preferences_link: list[Callable[[Any], str]] = []
+
+
+def register_mail_preferences_link(link: Callable[[Any], str]) -> None:
+    _mail_preferences_link[:] = [link]
+
+
+def mail_preferences_url(customer) -> str:
+    return _mail_preferences_link[0](customer) if _mail_preferences_link and customer is not None else ""

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from crm.mail import with_sender_footer
 from crm.models import Channel
 
 from ..conf import hub_setting
@@ -193,7 +194,9 @@ def send_csat_survey(*, ticket_id: int) -> bool:
         return False
     url = site_url(reverse("channels_hub_public:survey", args=[csat_token(ticket)]))
     with translation.override("ja"):
-        body = render_to_string("channels_hub/email/csat.txt", {"ticket": ticket, "url": url})
+        body = with_sender_footer(
+            render_to_string("channels_hub/email/csat.txt", {"ticket": ticket, "url": url}), customer=ticket.customer
+        )
         send_mail(_("How did we do? [%(ref)s]") % {"ref": ticket.public_id}, body, None, [to])
     logger.info("csat survey mailed ticket_id=%s", ticket.public_id)
     return True
@@ -202,7 +205,10 @@ def send_csat_survey(*, ticket_id: int) -> bool:
 def send_contact_confirmation(*, message_id: int, email: str) -> None:
     message = Message.objects.select_related("ticket").get(pk=message_id)
     with translation.override("ja"):
-        body = render_to_string("channels_hub/email/contact_confirmation.txt", {"message": message})
+        body = with_sender_footer(
+            render_to_string("channels_hub/email/contact_confirmation.txt", {"message": message}),
+            customer=message.ticket.customer,
+        )
         send_mail(_("We received your enquiry [%(ref)s]") % {"ref": message.ticket.public_id}, body, None, [email])
 
 

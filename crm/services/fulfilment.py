@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from ..exceptions import InvalidState, PickupCodeMismatch
+from ..mail import with_sender_footer
 from ..models import Order, SalesChannel, Store
 from ..signals import order_cancelled, order_collected
 
@@ -269,7 +270,7 @@ def send_order_pickup_mail(*, order_id: int, kind: str) -> bool:
                        "collect_by": collect_by(order)}  # fmt: skip
             send_mail(
                 subject=render_to_string(f"{template}_subject.txt", context).strip(),
-                message=render_to_string(f"{template}.txt", context),
+                message=with_sender_footer(render_to_string(f"{template}.txt", context), customer=order.customer),
                 from_email=None,
                 recipient_list=[order.customer.email],
             )

@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from crm.exceptions import InvalidState
+from crm.mail import with_sender_footer
 from crm.models import Customer, Product, Store
 from crm.selectors import get_customer
 
@@ -257,7 +258,7 @@ def _send_once(reservation_id: int, claim_field: str, template: str, kinds) -> b
             context = {"reservation": reservation, "customer": reservation.customer}
             send_mail(
                 subject=render_to_string(f"{template}_subject.txt", context).strip(),
-                message=render_to_string(f"{template}.txt", context),
+                message=with_sender_footer(render_to_string(f"{template}.txt", context), customer=reservation.customer),
                 from_email=None,
                 recipient_list=[reservation.customer.email],
             )
