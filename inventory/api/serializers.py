@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -86,7 +89,17 @@ class StockSyncOutput(serializers.Serializer):
 
 class TryOnSlotQuery(serializers.Serializer):
     store = serializers.CharField(max_length=32, help_text="Store code")
-    date = serializers.DateField(help_text="A day in the store's time zone (Asia/Tokyo), YYYY-MM-DD")
+    date = serializers.DateField(
+        help_text="A day in the store's time zone (Asia/Tokyo), YYYY-MM-DD, from yesterday to 366 days ahead"
+    )
+
+    def validate_date(self, value):
+        # Slots are booked for the days ahead; a far-off day only invites nonsense (year 0222 in
+        # Asia/Tokyo has a local-mean-time offset of +09:18:59, which is no RFC 3339 offset).
+        today = timezone.localdate()
+        if not today - timedelta(days=1) <= value <= today + timedelta(days=366):
+            raise serializers.ValidationError(_("Choose a day from today to a year ahead."))
+        return value
 
 
 class TryOnSlotOutput(serializers.Serializer):

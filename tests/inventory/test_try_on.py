@@ -106,15 +106,20 @@ def test_slots_already_begun_have_no_place(reader, shop):
     assert all(s["free"] == 0 for s in slots if dt.datetime.fromisoformat(s["start"]) <= now)
 
 
+SOON = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ({"date": "2026-12-01"}, "store"),
+        ({"date": SOON}, "store"),
         ({"store": "SHIBUYA"}, "date"),
         ({"store": "SHIBUYA", "date": "tomorrow"}, "date"),
         ({"store": "SHIBUYA", "date": "2026-02-30"}, "date"),
-        ({"store": "NOWHERE", "date": "2026-12-01"}, "store"),
-        ({"store": "EC-WH", "date": "2026-12-01"}, "store"),
+        ({"store": "NOWHERE", "date": SOON}, "store"),
+        ({"store": "EC-WH", "date": SOON}, "store"),
+        ({"store": "SHIBUYA", "date": "0222-02-03"}, "date"),  # once a 500-worthy offset (+09:18:59)
+        ({"store": "SHIBUYA", "date": (dt.date.today() + dt.timedelta(days=800)).isoformat()}, "date"),
     ],
 )
 def test_a_bad_slots_query_names_the_parameter(reader, shop, query, field):
