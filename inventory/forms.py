@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.models import Store
 
@@ -32,7 +33,7 @@ class ResolveDiscrepancyForm(forms.Form):
 
 
 class TransferForm(forms.Form):
-    to_store = forms.ModelChoiceField(label=_("To"), queryset=Store.objects.none())
+    to_store = forms.ModelChoiceField(label=pgettext_lazy("transfer", "To"), queryset=Store.objects.none())
     sku = forms.CharField(label=_("SKU"), max_length=64, help_text=_("SKU or product name."))
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=10_000, initial=1)
     note = forms.CharField(label=_("Note"), max_length=255, required=False)
