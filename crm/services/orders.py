@@ -104,10 +104,15 @@ def record_order(
 
 def lock_customer(customer: Customer) -> Customer:
     """The customer locked for the rest of the transaction; a merged id gives its survivor, locked.
-    A merge locks both customers too, so it waits for this order (and moves it) or went first."""
+    A merge locks both customers too, so it waits for this order (and moves it) or went first.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: orders of one customer still queue here, but a row inserted
+    elsewhere that references this customer (its FOREIGN KEY check takes FOR KEY SHARE) does not wait
+    for the order. With FOR UPDATE, a writer that had locked the point account first and then inserted
+    such a row deadlocked with an order waiting for that account (seen in bench/serve.py)."""
     while True:
         merged_into = (
-            Customer.objects.select_for_update(of=("self",))
+            Customer.objects.select_for_update(of=("self",), no_key=True)
             .filter(pk=customer.pk)
             .values_list("merged_into_id", flat=True)
             .first()

@@ -78,9 +78,11 @@ def test_an_ec_order_takes_its_locks_in_the_global_order(ec):
     _ec_order(ec, ref="EC-0")  # the point account exists now
     with CaptureQueriesContext(connection) as queries:
         _ec_order(ec, ref="EC-1")
-    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"] or "FOR NO KEY UPDATE" in q["sql"]]
     tables = [sql.split(" FROM ")[1].split()[0].strip('"') for sql in locks]
     assert tables == ["crm_customer", "loyalty_pointaccount", "inventory_stocklevel", "inventory_stocklevel"]
+    # The customer is held FOR NO KEY UPDATE: rows that merely reference it never wait for the order.
+    assert "FOR NO KEY UPDATE" in locks[0]
     warehouse_rows, candidate_rows = locks[2], locks[3]
     assert 'ORDER BY "inventory_stocklevel"."id" ASC' in warehouse_rows
     assert 'ORDER BY "inventory_stocklevel"."id" ASC' in candidate_rows  # every candidate store in one statement
