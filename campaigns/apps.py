@@ -25,8 +25,10 @@ class CampaignsConfig(AppConfig):
 
         from crm.registry import (
             COUPON_STEP,
+            CancelStep,
             OrderStep,
             ReturnStep,
+            register_cancel_step,
             register_mail_preferences_link,
             register_order_step,
             register_return_step,
@@ -40,6 +42,9 @@ class CampaignsConfig(AppConfig):
                       write=coupons.write_order_coupon)
         )  # fmt: skip
         register_return_step(ReturnStep(COUPON_STEP, position=10, locks="coupon", write=coupons.give_back_order_coupon))
+        register_cancel_step(
+            CancelStep(COUPON_STEP, position=10, locks="coupon", write=coupons.release_coupons_of_order)
+        )
         # Automatic mails (crm/mail.py) link to the same preference centre as campaign and journey mails.
         register_mail_preferences_link(preferences_url)
 

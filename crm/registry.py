@@ -46,6 +46,12 @@ its place in this order and says so in ``locks``.
 Returns (crm.services.record_return) follow the same pattern: crm locks the order, writes the
 return and its lines, then every return step's ``write(draft)`` runs by position with a
 ``ReturnDraft`` (the order, the return, and each returned order line with its quantity).
+
+Cancellations (crm.services.fulfilment.cancel_order: an EC/app order before it has left) too: crm
+locks the order and marks it cancelled, then every cancel step's ``write(order=order)`` runs by
+position in the same transaction — campaigns gives the coupon back (10), loyalty gives back the
+redeemed points and takes back the earned ones (20), inventory releases the held units or puts the
+shipped-from stock back (30).
 """
 
 from collections.abc import Callable
@@ -136,8 +142,17 @@ class ReturnStep:
     write: Callable[[ReturnDraft], None]
 
 
+@dataclass(frozen=True)
+class CancelStep:
+    name: str
+    position: int
+    locks: str
+    write: Callable[..., None]  # write(order=<crm.Order, locked, already cancelled>)
+
+
 _order_steps: dict[str, OrderStep] = {}
 _return_steps: dict[str, ReturnStep] = {}
+_cancel_steps: dict[str, CancelStep] = {}
 
 
 def _check_locks(name: str, locks: str) -> None:
@@ -161,6 +176,15 @@ def register_return_step(step: ReturnStep) -> None:
 
 def return_steps() -> list[ReturnStep]:
     return sorted(_return_steps.values(), key=lambda s: (s.position, s.name))
+
+
+def register_cancel_step(step: CancelStep) -> None:
+    _check_locks(step.name, step.locks)
+    _cancel_steps[step.name] = step
+
+
+def cancel_steps() -> list[CancelStep]:
+    return sorted(_cancel_steps.values(), key=lambda s: (s.position, s.name))
 
 
 # --- Pages and answers --------------------------------------------------------------------------

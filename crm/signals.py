@@ -21,10 +21,6 @@ customers_merged = Signal()
 # kwargs: order (crm.Order, already `collected`). Sent inside the transaction: inventory hands the
 # held units over (they leave the store once).
 order_collected = Signal()
-# kwargs: order (crm.Order, already `cancelled`), previous_status. Sent inside the transaction:
-# inventory releases the held units or puts shipped-from stock back, loyalty gives back the redeemed
-# points and takes back the earned ones.
-order_cancelled = Signal()
 # kwargs: customer (crm.Customer), email (str), phone (str), identities (list of (channel, external_id)):
 # a customer was created, or given a new email, phone or channel account. The contact hub attaches
 # the tickets of an unknown sender with that contact to the customer (API.md, Contact hub).

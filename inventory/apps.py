@@ -11,10 +11,12 @@ class InventoryConfig(AppConfig):
     def ready(self):
         from crm import signals
         from crm.registry import (
+            CancelStep,
             NavItem,
             OrderStep,
             Panel,
             ReturnStep,
+            register_cancel_step,
             register_nav_item,
             register_order_step,
             register_panel,
@@ -22,7 +24,7 @@ class InventoryConfig(AppConfig):
             register_timeline_source,
         )
 
-        from . import demo, personal_data, receivers, selectors
+        from . import demo, personal_data, receivers, selectors, services
         from .services import orders
         from .views import reservations_panel_context
 
@@ -32,10 +34,12 @@ class InventoryConfig(AppConfig):
                       write=orders.write_order_stock)
         )  # fmt: skip
         register_return_step(ReturnStep(orders.STEP, position=30, locks="stock levels", write=orders.restock_return))
+        register_cancel_step(
+            CancelStep(orders.STEP, position=30, locks="stock levels", write=services.release_cancelled_order)
+        )
         # dispatch_uid: connected once even if ready() runs twice (tests, autoreload).
         signals.customers_merged.connect(receivers.on_customers_merged, dispatch_uid="inventory.customers_merged")
         signals.order_collected.connect(receivers.on_order_collected, dispatch_uid="inventory.order_collected")
-        signals.order_cancelled.connect(receivers.on_order_cancelled, dispatch_uid="inventory.order_cancelled")
         register_panel(
             Panel(
                 "reservations", _("Reservations"), "inventory/panels/reservations.html", reservations_panel_context,

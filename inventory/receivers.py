@@ -10,7 +10,3 @@ def on_customers_merged(sender, winner, loser, merge, **kwargs):
 
 def on_order_collected(sender, order, **kwargs):
     services.hand_over_pickup_order(order=order)
-
-
-def on_order_cancelled(sender, order, **kwargs):
-    services.release_cancelled_order(order=order)

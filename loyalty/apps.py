@@ -9,18 +9,20 @@ class LoyaltyConfig(AppConfig):
 
     def ready(self):
         from crm.registry import (
+            CancelStep,
             NavItem,
             OrderStep,
             ReturnStep,
+            register_cancel_step,
             register_customer_summary,
             register_nav_item,
             register_order_step,
             register_return_step,
             register_timeline_source,
         )
-        from crm.signals import customers_merged, order_cancelled
+        from crm.signals import customers_merged
 
-        from . import demo, panels, personal_data, receivers, selectors
+        from . import demo, panels, personal_data, receivers, selectors, services
         from .services import orders
 
         # Steps of crm's order pipeline (crm/registry.py): points before stock, in the global lock order.
@@ -31,8 +33,10 @@ class LoyaltyConfig(AppConfig):
         register_return_step(
             ReturnStep(orders.STEP, position=20, locks="point account", write=orders.reverse_return_points)
         )
+        register_cancel_step(
+            CancelStep(orders.STEP, position=20, locks="point account", write=services.reverse_cancelled_order_points)
+        )
         customers_merged.connect(receivers.on_customers_merged, dispatch_uid="loyalty.customers_merged")
-        order_cancelled.connect(receivers.on_order_cancelled, dispatch_uid="loyalty.order_cancelled")
         register_customer_summary("loyalty", selectors.customer_point_summaries)
         register_timeline_source("loyalty.points", selectors.point_timeline)
         panels.register()

@@ -8,8 +8,9 @@
                      └──cancel─────────────┴──cancel / not collected in time──► cancelled
 
 Each transition locks the order row first, so two clerks pressing the same button hand over (or
-cancel) once and the second gets 409 `invalid_state`. Stock and points follow inside the same
-transaction through `order_collected` / `order_cancelled` (inventory and loyalty receivers).
+cancel) once and the second gets 409 `invalid_state`. Stock, points and a redeemed coupon follow
+inside the same transaction: a collection through `order_collected` (inventory's receiver), a
+cancellation through the cancel steps declared in crm/registry.py (coupon, points, stock).
 """
 
 import hmac
@@ -28,7 +29,8 @@ from django.utils.translation import gettext_lazy as _
 from ..exceptions import InvalidState, PickupCodeMismatch
 from ..mail import with_sender_footer
 from ..models import Order, SalesChannel, Store
-from ..signals import order_cancelled, order_collected
+from ..registry import cancel_steps
+from ..signals import order_collected
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +217,8 @@ def cancel_order(*, order: Order, reason: str = "", actor=None, notify: bool = F
         previous = order.status
         order.status, order.cancelled_at, order.cancel_reason = Order.Status.CANCELLED, timezone.now(), reason.strip()
         order.save(update_fields=["status", "cancelled_at", "cancel_reason"])
-        order_cancelled.send(sender=Order, order=order, previous_status=previous)
+        for step in cancel_steps():  # coupon, points, stock: the global lock order (crm/registry.py)
+            step.write(order=order)
         if notify:
             from ..tasks import send_order_pickup_mail_task
 

@@ -1,6 +1,6 @@
 """Points of a cancelled order: it never happened for the customer, so every redeemed point comes
 back (to the lots it came from) and every earned point not yet reversed is taken back. Called by the
-`order_cancelled` receiver inside crm's transaction."""
+cancel step (crm/registry.py, position 20) inside crm's transaction."""
 
 import logging
 

@@ -102,3 +102,23 @@ def test_a_fully_returned_order_gives_the_coupon_back_and_a_partial_return_does_
     assert response.status_code == 201
     assert Coupon.objects.get().uses == 0
     assert CouponRedemption.objects.get().released_at is not None
+
+
+def test_a_cancelled_ec_order_gives_the_coupon_back_in_the_same_transaction(api, shop):
+    coupon = make_coupon(offer())
+    client = api("orders:write")
+    order = client.post("/api/v1/orders/", body(shop, coupon.code, ref="EC-1", channel="ec"), format="json").json()
+    assert (order["status"], order["discount"]) == ("placed", 500)
+    assert Coupon.objects.get().uses == 1
+
+    response = client.post(f"/api/v1/orders/{order['id']}/cancel/", {"reason": "changed mind"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert Coupon.objects.get().uses == 0
+    assert CouponRedemption.objects.get().released_at is not None
+    again = client.post("/api/v1/orders/", body(shop, coupon.code, ref="EC-2", channel="ec"), format="json")
+    assert again.status_code == 201, again.json()
+    assert again.json()["discount"] == 500
+    # cancelling twice gives nothing back twice
+    assert client.post(f"/api/v1/orders/{order['id']}/cancel/").status_code == 409
+    assert Coupon.objects.get().uses == 1

@@ -31,10 +31,11 @@ def test_steps_are_declared_in_the_global_lock_order():
         ("inventory.stock", 30, "stock levels"),
     ]
     assert registry.LOCK_ORDER == ("customer", "order", "coupon", "point account", "stock levels")
-    for kind in (registry.order_steps(), registry.return_steps()):
+    for kind in (registry.order_steps(), registry.return_steps(), registry.cancel_steps()):
         ranks = [registry.LOCK_ORDER.index(s.locks) for s in kind if s.locks]
         assert ranks == sorted(ranks), "a step locks something that comes before an earlier step's locks"
     assert [s.name for s in registry.return_steps()] == ["campaigns.coupon", "loyalty.points", "inventory.stock"]
+    assert [s.name for s in registry.cancel_steps()] == ["campaigns.coupon", "loyalty.points", "inventory.stock"]
 
 
 def test_a_step_must_name_a_lock_of_the_global_order():
