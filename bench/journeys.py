@@ -1,13 +1,15 @@
 """Bench: journeys and coupons (issue 18).
 
 1. Journey evaluation of one trigger over all customers on PostgreSQL: `enter_customers` (one
-   INSERT … SELECT … ON CONFLICT DO NOTHING per trigger) for the birthday-month, win-back (no purchase
-   for 180 days) and welcome triggers — the first run, which enrols, and the second, which finds
-   everyone enrolled already — against the plain SELECT of the same customers by hand in the same run.
+   INSERT … SELECT … ON CONFLICT DO NOTHING per trigger, at most CAMPAIGNS_JOURNEY_ENTER_PER_RUN a run)
+   for the birthday-month, win-back (no purchase for 180 days) and welcome triggers — the runs of the
+   first activation, until everyone named has entered, and the next run ten minutes later, which finds
+   them enrolled — against the plain SELECT of the same customers by hand in the same run.
    Target: ≤ 10 s per run at 1,000,000 customers.
-2. Coupon validation served: POST /api/v1/coupons/validate/ through the whole Django stack in-process
-   (API key, throttle, serializer, the code lookup, the discount), p50 / p99 over 1,000 requests, against
-   the raw SELECT of the coupon by its code. Target: p99 ≤ 30 ms.
+2. Coupon validation: POST /api/v1/coupons/validate/ through the whole Django stack (API key, throttle,
+   serializer, the code lookup, the discount) — in-process over 1,000 requests, then served by gunicorn
+   (bench/serve.py's server, wrk at 1, 8 and 32 clients, 3 × 10 s) with CPU per request — against the
+   raw SELECT of the coupon by its code. Target: p99 ≤ 30 ms.
 
     .venv/bin/python bench/journeys.py            # 1,000,000 customers / 1,000,000 orders
     .venv/bin/python bench/journeys.py --small    # 50,000 customers / 50,000 orders
@@ -16,7 +18,9 @@ BENCH_DATABASE_URL (default here: postgres://postgres@127.0.0.1:5432/tsunagu_ben
 """
 
 import argparse
+import json
 import os
+import shutil
 import sys
 import time
 from datetime import timedelta
@@ -82,16 +86,21 @@ def bench_enter(now) -> list[list]:
             start = time.perf_counter()
             conn.execute(HAND_SQL[trigger], params).fetchone()
             raw = time.perf_counter() - start
+        runs = []  # the first activation: runs until everyone named has entered (at most 100,000 a run)
+        while True:
+            start = time.perf_counter()
+            entered = enter_customers(journey=journey, now=now)
+            runs.append((entered, time.perf_counter() - start))
+            if entered == 0:
+                break
         start = time.perf_counter()
-        entered = enter_customers(journey=journey, now=now)
-        first = time.perf_counter() - start
-        start = time.perf_counter()
-        again = enter_customers(journey=journey, now=now)
-        second = time.perf_counter() - start
-        assert again == 0
-        ok = "yes" if max(first, second) <= ENTER_TARGET_S else "NO"
-        rows.append([trigger, f"{entered:,}", f"{first:.2f}", f"{second:.2f}", f"{raw:.2f}",
-                     f"{first / raw:.1f}×", ok])  # fmt: skip
+        again = enter_customers(journey=journey, now=now + timedelta(minutes=10))
+        steady = time.perf_counter() - start
+        slowest = max(seconds for _n, seconds in runs)
+        ok = "yes" if max(slowest, steady) <= ENTER_TARGET_S else "NO"
+        rows.append([trigger, f"{sum(n for n, _s in runs):,}", str(len(runs) - 1),
+                     " / ".join(f"{seconds:.2f}" for n, seconds in runs if n), f"{steady:.2f} ({again:,} new)",
+                     f"{raw:.2f}", ok])  # fmt: skip
         JourneyEnrollment.objects.filter(journey=journey).delete()
     return rows
 
@@ -124,10 +133,44 @@ def bench_validate(requests: int) -> list[list]:
             start = time.perf_counter()
             conn.execute("SELECT id, uses, max_uses FROM campaigns_coupon WHERE code = %s", [code]).fetchone()
             raw.append((time.perf_counter() - start) * 1000)
-    p99 = percentile(served, 99)
-    return [["POST /api/v1/coupons/validate/ (served in-process)", f"{median(served):.1f}", f"{p99:.1f}",
-             f"{percentile(raw, 99):.2f}", f"{p99 / percentile(raw, 99):.0f}×",
-             "yes" if p99 <= VALIDATE_P99_TARGET_MS else "NO"]]  # fmt: skip
+    p99, raw_p99 = percentile(served, 99), percentile(raw, 99)
+    rows = [["in-process (Django test client), 1 client", f"{median(served):.1f}", f"{p99:.1f}", "", "",
+             f"{raw_p99:.2f}", "yes" if p99 <= VALIDATE_P99_TARGET_MS else "NO"]]  # fmt: skip
+    body = json.dumps({"lines": lines}, separators=(",", ":"))
+    items = [f'/api/v1/coupons/validate/ {{"code":"{code}",{body[1:]}' for code in codes]
+    key = create_api_key(name="bench served", scopes=["orders:write"])[1]
+    return rows + bench_validate_served(key, items, raw_p99)
+
+
+def bench_validate_served(key: str, items: list[str], raw_p99: float) -> list[list]:
+    """The same requests served by gunicorn (4 sync workers, DEBUG off, Redis cache) and driven by wrk,
+    as bench/serve.py serves the order and read paths, with the workers' and PostgreSQL's CPU per request."""
+    import psycopg
+    from django.db import connection
+
+    from bench.serve import CpuMeter, children_of, measure_http, start_server, write_list
+
+    if shutil.which("wrk") is None:
+        return [["served: wrk is not installed (apt-get install wrk)", "", "", "", "", "", ""]]
+    url = os.environ["BENCH_DATABASE_URL"]
+    connection.close()
+    monitor = psycopg.connect(url, autocommit=True)
+    server, port = start_server(url, os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/3"))
+    rows, path = [], write_list(items)
+    try:
+        meter = CpuMeter(monitor, lambda: children_of(server.pid))
+        for clients in (1, 8, 32):
+            r = measure_http(meter, port, mode="post", key=key, items=path, connections=clients, duration=10,
+                             repeats=3, tag=f"validate-{clients}")  # fmt: skip
+            assert r["errors"] == 0, r
+            rows.append([f"served by gunicorn, {clients} client{'s' if clients > 1 else ''}", f"{r['p50']:.1f}",
+                         f"{r['p99']:.1f}", f"{r['rate_median']:,.0f}", f"{r['app_ms']:.1f} + {r['db_ms']:.1f}",
+                         f"{raw_p99:.2f}", "yes" if r["p99"] <= VALIDATE_P99_TARGET_MS else "NO"])  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(30)
+        monitor.close()
+    return rows
 
 
 def main():
@@ -144,10 +187,10 @@ def main():
     validate = bench_validate(1000)
     text = "\n\n".join([
         f"Journeys and coupons — {customers:,} customers, {customers:,} orders. {environment_line()}",
-        table(["trigger", "entered", "first run s", "re-run s", "raw SELECT s", "first ÷ raw",
-               f"≤ {ENTER_TARGET_S:.0f} s"], enter),
-        table(["request", "p50 ms", "p99 ms", "raw SELECT p99 ms", "p99 ÷ raw",
-               f"p99 ≤ {VALIDATE_P99_TARGET_MS:.0f} ms"], validate),
+        table(["trigger", "entered", "runs to enrol them", "each of those runs s", "next run s",
+               "raw SELECT s", f"every run ≤ {ENTER_TARGET_S:.0f} s"], enter),
+        table(["POST /api/v1/coupons/validate/", "p50 ms", "p99 ms", "requests/s", "CPU ms/request (app + PG)",
+               "raw SELECT p99 ms", f"p99 ≤ {VALIDATE_P99_TARGET_MS:.0f} ms"], validate),
     ])  # fmt: skip
     report("journeys" if not args.small else "journeys_small", text)
 

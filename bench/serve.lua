@@ -1,6 +1,7 @@
 -- wrk script of bench/serve.py.
 -- args: mode (get | order), api key, items file, run tag, ordered_at, redeem every N orders
 -- get:   each line of the items file is a path; requests pick lines at random.
+-- post:  each line is "PATH JSON-BODY"; requests pick lines at random (e.g. coupon validation).
 -- order: each line is "customer_id sku price"; every request is a new one-line EC order with its own
 --        external_ref and Idempotency-Key, and every Nth redeems 100 points.
 local threads_started = 0
@@ -27,6 +28,12 @@ function request()
    local item = items[math.random(#items)]
    if mode == "get" then
       return wrk.format("GET", item, { ["Authorization"] = "Api-Key " .. key, ["Accept"] = "application/json" })
+   end
+   if mode == "post" then
+      local path, body = item:match("^(%S+) (.*)$")
+      return wrk.format("POST", path, {
+         ["Authorization"] = "Api-Key " .. key, ["Content-Type"] = "application/json", ["Accept"] = "application/json",
+      }, body)
    end
    local customer, sku, price = item:match("(%S+) (%S+) (%S+)")
    local ref = tag .. "-" .. tid .. "-" .. counter

@@ -16,9 +16,12 @@ CAMPAIGNS_MARK_SENT_PATIENCE    how long a worker keeps trying to record "sent" 
                                 database was unreachable (after that the mail may be sent again)
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY   Mailgun-style HMAC key of the ESP tracking webhook (empty: endpoint off)
 CAMPAIGNS_ESP_WEBHOOK_TOLERANCE     seconds a signed webhook's timestamp may differ from now (default 900)
-CAMPAIGNS_WEEKLY_CAP            at most this many marketing mails (campaigns and journeys together) per customer in 7
-                                days; journey mails over it wait a day (0 = no cap; a customer may choose fewer)
-CAMPAIGNS_QUIET_HOURS           (start hour, end hour) in Asia/Tokyo during which journeys send nothing (default 21–8)
+CAMPAIGNS_WEEKLY_CAP            at most this many marketing messages (campaigns and journeys, mail and LINE) per
+                                customer in 7 days; a journey message over it waits a day, a campaign recipient is
+                                suppressed (0 = no cap; a customer may choose fewer)
+CAMPAIGNS_QUIET_HOURS           (start hour, end hour) in Asia/Tokyo: no marketing message is sent (default 21–8)
+CAMPAIGNS_JOURNEY_ENTER_PER_RUN customers one run of a journey enrols at most; a larger audience (a first activation)
+                                enters over the next runs, so that every run stays within seconds
 """
 
 from datetime import timedelta
@@ -91,3 +94,7 @@ def weekly_cap() -> int:
 
 def quiet_hours() -> tuple[int, int] | None:
     return getattr(settings, "CAMPAIGNS_QUIET_HOURS", (21, 8))
+
+
+def journey_enter_per_run() -> int:
+    return getattr(settings, "CAMPAIGNS_JOURNEY_ENTER_PER_RUN", 100_000)

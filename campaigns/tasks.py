@@ -5,6 +5,7 @@ import logging
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 from crm.models import Order
 
@@ -58,7 +59,10 @@ def requeue_stalled_sends() -> int:
     """Safety net for batches lost with their worker: a sending campaign that made no progress for a
     while gets its pending recipients queued again (claims make that harmless)."""
     from .selectors import stalled_campaign_ids
+    from .services.pressure import in_quiet_hours
 
+    if in_quiet_hours(timezone.now()):
+        return 0  # nothing leaves now; the first run after the quiet hours dispatches them
     ids = stalled_campaign_ids(stalled_after=conf.stalled_after())
     for campaign_id in ids:
         dispatch_campaign.delay(campaign_id)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -47,6 +48,7 @@ from .services import (
     update_segment,
 )
 from .services.line_sending import render_line_text
+from .services.pressure import in_quiet_hours
 from .services.sending import SAMPLE_CUSTOMER, customer_contexts, featured_products, recipient_extras, render_for
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -179,6 +181,8 @@ def _report_context(campaign: Campaign) -> dict:
         "attribution": attribution,
         "lift": selectors.lift(counts, attribution),
         "progress": round(100 * done / counts["recipients"]) if counts["recipients"] else 0,
+        # Sending waits while the quiet hours last (campaigns/services/pressure.py).
+        "quiet_until": in_quiet_hours(timezone.now()) if campaign.status == Campaign.Status.SENDING else None,
     }
 
 

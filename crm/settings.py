@@ -174,6 +174,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tsunagu <noreply@tsu
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # campaigns: HMAC key of the ESP's (Mailgun-format, via Anymail) bounce/complaint webhook; empty = endpoint off.
 CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY = env.str("CAMPAIGNS_ESP_WEBHOOK_SIGNING_KEY", default="")
+# campaigns: contact pressure (campaigns/services/pressure.py). Quiet hours "START-END" in Asia/Tokyo
+# (default 21-8: nothing marketing leaves 21:00–08:00), "off" for none; at most N marketing messages
+# per customer in 7 days, campaigns and journeys together (0 = no cap).
+_quiet = env.str("CAMPAIGNS_QUIET_HOURS", default="21-8").strip().lower()
+CAMPAIGNS_QUIET_HOURS = None if _quiet in ("", "off", "none") else tuple(int(h) for h in _quiet.split("-", 1))
+CAMPAIGNS_WEEKLY_CAP = env.int("CAMPAIGNS_WEEKLY_CAP", default=3)
 
 # --- Cache (throttling counters, rate limits) -------------------------------------------------
 # security: production requires a cache shared by every web process (Redis): login limits, link-proof

@@ -18,6 +18,7 @@ from ..models import Campaign, CampaignRecipient, Segment, Suppression
 from ..rendering import check_campaign_templates, check_template
 from ..segments import check_rule_values, segment_customers, validate_rules
 from .line_sending import reachable_line_user
+from .pressure import in_quiet_hours
 
 logger = logging.getLogger(__name__)
 Status = Campaign.Status
@@ -282,6 +283,14 @@ def cancel_campaign(*, campaign: Campaign) -> Campaign:
         to=Status.CANCELLED,
         message=_("This campaign has finished already."),
     )
+
+
+def still_sending(campaign_id: int) -> bool:
+    """A batch goes on while its campaign is sending and the quiet hours have not begun (paused,
+    cancelled or 21:00 JST: it stops within a few messages, the rest stays pending)."""
+    if in_quiet_hours(timezone.now()):
+        return False
+    return Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).exists()
 
 
 def finish_campaign_if_done(*, campaign_id: int) -> bool:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,7 +30,6 @@ from crm.models import Order
 
 from .. import conf
 from ..models import (
-    CampaignRecipient,
     Journey,
     JourneyEnrollment,
     JourneyMessage,
@@ -43,6 +42,7 @@ from ..tokens import make_token
 from .campaigns import _mailable, _valid_sender
 from .coupons import format_code, issue_coupon
 from .journey_triggers import entrants
+from .pressure import WeekCounts, in_quiet_hours
 
 logger = logging.getLogger(__name__)
 Enrollment = JourneyEnrollment
@@ -153,7 +153,12 @@ def pause_journey(*, journey: Journey) -> Journey:
 # --- Running -------------------------------------------------------------------------------------
 def enter_customers(*, journey: Journey, now: datetime) -> int:
     """One INSERT … SELECT for the whole trigger. The hold-out is drawn from the customer and the
-    journey (the same customer is in or out on every run and database)."""
+    journey (the same customer is in or out on every run and database).
+
+    At most CAMPAIGNS_JOURNEY_ENTER_PER_RUN (100,000) customers enter per run: a first activation
+    that names more (every lapsed customer of a win-back journey) enrols the rest over the next runs,
+    ten minutes apart, so that no run holds its transaction for long (measured in bench/journeys.py:
+    a 262,000-customer win-back takes three runs)."""
     sql, params = entrants(journey, now=now).query.sql_with_params()
     table = Enrollment._meta.db_table
     statement = (
@@ -161,13 +166,13 @@ def enter_customers(*, journey: Journey, now: datetime) -> int:
         f"SELECT %s, t.cid, t.occasion, ((t.cid * 2654435761 + %s * 40503) %% 1000003) %% 100 < %s, "
         f"'active', 1, %s, %s FROM ({sql}) t WHERE NOT EXISTS (SELECT 1 FROM {table} e "
         f"WHERE e.journey_id = %s AND e.customer_id = t.cid AND e.occasion = t.occasion) "
-        f"ON CONFLICT DO NOTHING"
+        f"LIMIT %s ON CONFLICT DO NOTHING"
     )
     moment = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
+        limit = conf.journey_enter_per_run()
         cursor.execute(
-            statement,
-            [journey.pk, journey.pk, journey.holdout_percent, moment, moment, *params, journey.pk],
+            statement, [journey.pk, journey.pk, journey.holdout_percent, moment, moment, *params, journey.pk, limit]
         )
         entered = max(cursor.rowcount, 0)
         if entered >= ANALYZE_AFTER and connection.vendor == "postgresql":
@@ -191,22 +196,6 @@ def end_reached_goals(*, journey: Journey, now: datetime) -> int:
     )
 
 
-def in_quiet_hours(now: datetime) -> datetime | None:
-    """The end of the quiet hours when `now` lies in them (Asia/Tokyo), else None."""
-    hours = conf.quiet_hours()
-    if not hours:
-        return None
-    start, end = hours
-    local = timezone.localtime(now)
-    quiet = (local.hour >= start or local.hour < end) if start > end else (start <= local.hour < end)
-    if not quiet:
-        return None
-    resume = local.replace(hour=end, minute=0, second=0, microsecond=0)
-    if resume <= local:
-        resume += timedelta(days=1)
-    return resume
-
-
 def run_journey(*, journey: Journey, now: datetime | None = None, mail_connection=None) -> dict:
     """One evaluation of an active journey; returns what it did. Safe to run twice or concurrently."""
     now = now or timezone.now()
@@ -224,7 +213,7 @@ def run_journey(*, journey: Journey, now: datetime | None = None, mail_connectio
         if not ids:
             break
         last = ids[-1]
-        caps = _WeekCounts(ids, now)
+        caps = WeekCounts(Enrollment.objects.filter(pk__in=ids).values("customer_id"), now)
         for enrollment_id in ids:
             done += advance_enrollment(
                 enrollment_id=enrollment_id, journey=journey, steps=steps, now=now, caps=caps,
@@ -243,38 +232,8 @@ def run_active_journeys(*, now: datetime | None = None) -> int:
     return count
 
 
-class _WeekCounts:
-    """Marketing mails each customer of a batch got in the last 7 days (campaigns and journeys), and
-    their own weekly maximum: two queries per batch, kept up to date as the batch sends."""
-
-    def __init__(self, enrollment_ids: list[int], now: datetime):
-        since = now - timedelta(days=7)
-        customers = Enrollment.objects.filter(pk__in=enrollment_ids).values("customer_id")
-        self.sent: dict[int, int] = {}
-        for model in (CampaignRecipient, JourneyMessage):
-            rows = (
-                model.objects.filter(customer_id__in=customers, state="sent", sent_at__gte=since)
-                .values("customer_id").annotate(n=Count("pk")).values_list("customer_id", "n")
-            )  # fmt: skip
-            for customer_id, n in rows:
-                self.sent[customer_id] = self.sent.get(customer_id, 0) + n
-        self.preferences = {p.customer_id: p for p in MailPreference.objects.filter(customer_id__in=customers)}
-
-    def capped(self, customer_id: int) -> bool:
-        preference = self.preferences.get(customer_id)
-        caps = [c for c in (conf.weekly_cap(), preference.max_per_week if preference else None) if c]
-        return bool(caps) and self.sent.get(customer_id, 0) >= min(caps)
-
-    def wants(self, customer_id: int, topic: str) -> bool:
-        preference = self.preferences.get(customer_id)
-        return preference is None or topic in preference.topics
-
-    def count(self, customer_id: int) -> None:
-        self.sent[customer_id] = self.sent.get(customer_id, 0) + 1
-
-
 def advance_enrollment(
-    *, enrollment_id: int, journey: Journey, steps: dict, now: datetime, caps: _WeekCounts, mail_connection
+    *, enrollment_id: int, journey: Journey, steps: dict, now: datetime, caps: WeekCounts, mail_connection
 ) -> int:
     """Carry out the enrollment's due steps; returns how many. Claimed under the row lock."""
     done = 0
@@ -360,7 +319,7 @@ def render_step(step: JourneyStep, *, customer: dict, customer_id: str, coupon=N
     return render_mail(subject=step.subject, body_text=step.body_text, body_html=step.body_html, context=context), urls
 
 
-def _send_step(enrollment: JourneyEnrollment, step: JourneyStep, *, now, caps: _WeekCounts, mail_connection) -> bool:
+def _send_step(enrollment: JourneyEnrollment, step: JourneyStep, *, now, caps: WeekCounts, mail_connection) -> bool:
     """Record the step's mail for this enrollment (sent, suppressed or hold-out); True if it was sent.
     Runs inside the enrollment's transaction: if the mail server does not take it, nothing is recorded."""
     from .sending import build_message, customer_contexts

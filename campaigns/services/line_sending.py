@@ -32,6 +32,7 @@ from crm.models import Channel, ChannelIdentity
 from .. import conf
 from ..models import Campaign, CampaignRecipient, MailEvent
 from ..rendering import render_text
+from .pressure import in_quiet_hours, suppress_over_pressure
 
 logger = logging.getLogger(__name__)
 State = CampaignRecipient.State
@@ -105,13 +106,17 @@ class _Pacer:
 def send_line_batch(*, campaign_id: int, recipient_ids: list[int]) -> int:
     """Send to the pending LINE recipients among `recipient_ids`; return how many got the message.
     Idempotent: rows already sent, failed or suppressed are skipped."""
-    from .campaigns import finish_campaign_if_done, pause_campaign
+    from .campaigns import finish_campaign_if_done, pause_campaign, still_sending
     from .sending import customer_contexts, effective_throttle, featured_products
 
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status != Campaign.Status.SENDING or campaign.line_account_id is None:
         return 0
+    now = timezone.now()
+    if in_quiet_hours(now):
+        return 0  # the rows stay pending; the campaign is dispatched again after the quiet hours
     _suppress_late_opt_outs(campaign, recipient_ids)
+    suppress_over_pressure(recipient_ids=recipient_ids, channel=LINE, now=now)
     rows = list(
         CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING, channel=LINE)
         .select_related("customer__home_store")
@@ -146,7 +151,7 @@ def send_line_batch(*, campaign_id: int, recipient_ids: list[int]) -> int:
     for text, members in groups.items():
         for start in range(0, len(members), size):
             chunk = members[start : start + size]
-            if not _still_sending(campaign_id):
+            if not still_sending(campaign_id):
                 logger.info("line campaign batch stopped campaign_id=%s status changed", campaign.public_id)
                 return sent
             pacer.wait(len(chunk))
@@ -158,10 +163,6 @@ def send_line_batch(*, campaign_id: int, recipient_ids: list[int]) -> int:
                 return sent
     finish_campaign_if_done(campaign_id=campaign_id)
     return sent
-
-
-def _still_sending(campaign_id: int) -> bool:
-    return Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).exists()
 
 
 def _fail(ids: list[int], error: str) -> None:

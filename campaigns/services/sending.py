@@ -32,7 +32,8 @@ from ..legal import with_legal_footer
 from ..models import Campaign, CampaignRecipient, Suppression
 from ..rendering import RenderedMail, campaign_links, render_mail
 from ..tokens import make_token
-from .campaigns import finish_campaign_if_done
+from .campaigns import finish_campaign_if_done, still_sending
+from .pressure import in_quiet_hours, suppress_over_pressure
 
 logger = logging.getLogger(__name__)
 State = CampaignRecipient.State
@@ -215,6 +216,8 @@ def queue_next_batches(*, campaign_id: int, restart: bool = False) -> int:
     send) forgets what was queued before: a batch that runs twice mails nobody twice (the claims)."""
     from ..tasks import send_batch
 
+    if in_quiet_hours(timezone.now()):
+        return 0  # nothing leaves in the quiet hours: requeue_stalled_sends dispatches it in the morning
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id, status=Campaign.Status.SENDING).first()
         if campaign is None:
@@ -261,7 +264,11 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status != Campaign.Status.SENDING:
         return 0
+    now = timezone.now()
+    if in_quiet_hours(now):
+        return 0  # the rows stay pending; the campaign is dispatched again after the quiet hours
     _suppress_late_opt_outs(campaign, recipient_ids)
+    suppress_over_pressure(recipient_ids=recipient_ids, channel=EMAIL, now=now)
     rows = list(
         CampaignRecipient.objects.filter(pk__in=recipient_ids, state=State.PENDING, channel=EMAIL)
         .select_related("customer__home_store")
@@ -279,8 +286,8 @@ def send_recipient_batch(*, campaign_id: int, recipient_ids: list[int], mail_con
     mail_connection.open()
     try:
         for i, row in enumerate(rows):
-            if i and i % STATUS_CHECK_EVERY == 0 and not _still_sending(campaign_id):
-                logger.info("campaign batch stopped campaign_id=%s status changed", campaign.public_id)
+            if i and i % STATUS_CHECK_EVERY == 0 and not still_sending(campaign_id):
+                logger.info("campaign batch stopped campaign_id=%s status changed or quiet hours", campaign.public_id)
                 break
             customer_id = row.customer.public_id
             try:
@@ -330,10 +337,6 @@ def recipient_extras(campaign: Campaign, customer: Customer | None) -> dict:
     if not _uses_registered_variables(campaign):
         return {}
     return mail_variable_values([customer]).get(customer.pk, {})
-
-
-def _still_sending(campaign_id: int) -> bool:
-    return Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).exists()
 
 
 _CLAIM_SQL = (

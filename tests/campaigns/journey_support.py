@@ -22,8 +22,8 @@ def make_journey(trigger="customer_created", steps=None, *, activated_at=None, *
     return activate_journey(journey=journey, now=activated_at or NOON - dt.timedelta(days=30))
 
 
-def at(days=0, hours=0):
-    return NOON + dt.timedelta(days=days, hours=hours)
+def at(days=0, hours=0, minutes=0):
+    return NOON + dt.timedelta(days=days, hours=hours, minutes=minutes)
 
 
 __all__ = ["MAIL", "NOON", "at", "make_journey", "timezone"]

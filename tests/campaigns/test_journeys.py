@@ -39,6 +39,16 @@ def test_welcome_mail_goes_once_to_customers_who_joined_since_the_journey_starte
     assert enrollment.state == JourneyEnrollment.State.COMPLETED
 
 
+def test_a_large_audience_enters_over_several_runs_each_customer_once(settings):
+    settings.CAMPAIGNS_JOURNEY_ENTER_PER_RUN = 2
+    journey = make_journey()
+    customers = [created(days_ago=1, email_opt_in=True) for _ in range(5)]
+    entered = [run_journey(journey=journey, now=at(minutes=10 * n))["entered"] for n in range(4)]
+    assert entered == [2, 2, 1, 0]
+    assert sorted(JourneyEnrollment.objects.values_list("customer_id", flat=True)) == sorted(c.pk for c in customers)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for c in customers)
+
+
 def test_a_series_waits_between_its_mails():
     journey = make_journey(steps=[MAIL, {"kind": "wait", "wait_days": 3}, {**MAIL, "subject": "二通目"}])
     created(days_ago=1, email_opt_in=True)
@@ -143,7 +153,8 @@ def test_a_purchase_ends_the_journey_before_the_next_mail():
     assert JourneyEnrollment.objects.get().state == JourneyEnrollment.State.GOAL_REACHED
 
 
-def test_no_mail_in_quiet_hours_it_waits_for_the_morning():
+def test_no_mail_in_quiet_hours_it_waits_for_the_morning(settings):
+    settings.CAMPAIGNS_QUIET_HOURS = (21, 8)
     journey = make_journey()
     created(email_opt_in=True)
     night = dt.datetime(2026, 6, 10, 13, 30, tzinfo=dt.UTC)  # 22:30 in Tokyo

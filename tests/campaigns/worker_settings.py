@@ -21,5 +21,6 @@ EMAIL_PORT = int(os.environ["WORKER_SMTP_PORT"])
 EMAIL_USE_TLS = False
 EMAIL_TIMEOUT = 30
 CAMPAIGNS_BATCH_SIZE = 10
+CAMPAIGNS_QUIET_HOURS = None  # the real worker reads the wall clock
 CAMPAIGNS_THROTTLE = 0
 CAMPAIGNS_LINE_MULTICAST_SIZE = 5  # two LINE requests per batch of 10

@@ -46,6 +46,7 @@ def test_make_serve_records_an_order_sends_a_campaign_and_stops_cleanly(tmp_path
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "WEB_CONCURRENCY": "2",
         "WORKER_DEFAULT_CONCURRENCY": "1", "TSUNAGU_BASE_URL": "https://crm.shop.example",
         "TSUNAGU_SENDER_ADDRESS": "〒150-0001 東京都渋谷区神宮前1-1-1",  # the marketing mails' sender (crm.W001)
+        "CAMPAIGNS_QUIET_HOURS": "off",  # the campaign is sent whatever the hour CI runs at
     }  # fmt: skip
     for key in ("DEBUG", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE"):
         env.pop(key, None)
