@@ -23,6 +23,7 @@ from crm.exceptions import DomainError
 from crm.models import Customer, Order, Store
 from crm.ratelimit import AttemptLimit
 from crm.registry import COUPON_STEP
+from crm.services.orders import lock_customer
 
 from ..models import Coupon, CouponRedemption, Offer
 
@@ -251,9 +252,14 @@ def redeem_coupon(
     *, code: str, lines: list[dict], reference: str, channel: str, customer: Customer | None = None,
     store: Store | None = None, order: Order | None = None, caller: str | None = None, at: datetime | None = None,
 ) -> CouponRedemption:  # fmt: skip
-    """Use the code once for this sale, in one transaction (or the caller's, e.g. the order's)."""
+    """Use the code once for this sale, in one transaction (or the caller's, e.g. the order's). The
+    customer is locked first (the global lock order: customer → coupon), so that their uses of an
+    offer with a per-customer limit are counted one sale at a time, whichever codes they hold (the
+    order pipeline has locked the customer already)."""
     at = at or timezone.now()
     with transaction.atomic():
+        if customer is not None:
+            customer = lock_customer(customer)
         coupon, discount = reserve_coupon(code=code, lines=lines, customer=customer, at=at, caller=caller)
         redemption = record_redemption(
             coupon=coupon, discount=discount, reference=reference, channel=channel, customer=customer, store=store,

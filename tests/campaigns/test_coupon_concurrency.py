@@ -67,3 +67,47 @@ def test_the_same_code_on_a_store_sale_and_an_ec_order_at_the_same_instant_is_re
     assert sorted(r.status_code for r in responses) == [201, 409], [r.content for r in responses]
     assert [r.json()["code"] for r in responses if r.status_code == 409] == ["coupon_used"]
     assert Order.objects.count() == 1 and Coupon.objects.get(pk=coupon.pk).uses == 1
+
+
+def test_a_once_per_customer_offer_is_used_once_by_three_codes_at_the_same_instant():
+    """Three different codes of an offer limited to one use per customer, at the till and online at once."""
+    from rest_framework.test import APIClient
+
+    from crm.models import Order
+    from crm.services import create_api_key
+    from tests.crm.factories import StoreFactory, WarehouseFactory, stock
+
+    warehouse = WarehouseFactory()
+    stock(ProductFactory(sku="COAT-7", price=20000), warehouse)
+    StoreFactory(code="SHIBUYA")
+    customer = CustomerFactory()
+    offer = make_offer(per_customer_limit=1)
+    codes = [make_coupon(offer).code for _ in range(3)]
+    key = create_api_key(name="limit", scopes=["orders:write"])[1]
+
+    def order(i):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        body = {
+            "source": "pos" if i == 0 else "ec", "external_ref": f"L-{i}", "channel": "store" if i == 0 else "ec",
+            "customer": customer.public_id, "ordered_at": "2026-11-20T14:05:00+09:00", "coupon_code": codes[i],
+            "lines": [{"sku": "COAT-7", "quantity": 1, "unit_price": 20000}],
+        }  # fmt: skip
+        if i == 0:
+            body["store"] = "SHIBUYA"
+        return client.post("/api/v1/orders/", body, format="json")
+
+    responses = run_concurrently(order, 3)
+    assert sorted(r.status_code for r in responses) == [201, 409, 409], [r.content for r in responses]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"coupon_used"}
+    assert Order.objects.count() == 1
+    assert CouponRedemption.objects.filter(offer=offer, customer=customer).count() == 1
+
+
+def test_a_once_per_customer_offer_redeemed_directly_by_two_codes_at_once_is_used_once():
+    customer, product = CustomerFactory(), ProductFactory()
+    offer = make_offer(per_customer_limit=1)
+    codes = [make_coupon(offer).code for _ in range(4)]
+    results = run_concurrently(lambda i: _redeem(codes[i], customer, product, "store" if i % 2 else "ec", i), 4)
+    assert sum(isinstance(r, CouponRedemption) for r in results) == 1, results
+    assert all(isinstance(r, CouponRedemption | CouponRefused) for r in results), results
