@@ -212,7 +212,9 @@ def _render_preview(campaign: Campaign, customer_id: str):
             campaign, customer=values, customer_id=customer.public_id if customer else "cus_sample",
             products=featured_products(campaign), track=False, extra=recipient_extras(campaign, customer),
         )  # fmt: skip
-        rendered = with_legal_footer(rendered, unsubscribe_url=urls["unsubscribe"])  # as it will be sent
+        rendered = with_legal_footer(  # as it will be sent
+            rendered, unsubscribe_url=urls["unsubscribe"], preferences_url=urls["preferences"]
+        )
     except ValidationError as error:
         return None, customer, error.message_dict
     return rendered, customer, {}

@@ -145,7 +145,7 @@ def message_id_for(campaign: Campaign, customer_id: str) -> str:
 
 
 def build_message(campaign: Campaign, *, to: str, rendered: RenderedMail, urls: dict, message_id: str, mail_connection):
-    rendered = with_legal_footer(rendered, unsubscribe_url=urls["unsubscribe"])
+    rendered = with_legal_footer(rendered, unsubscribe_url=urls["unsubscribe"], preferences_url=urls["preferences"])
     list_unsubscribe = f"<{urls['unsubscribe']}>"
     if conf.unsubscribe_mailto():
         list_unsubscribe += f", <mailto:{conf.unsubscribe_mailto()}?subject=unsubscribe>"

@@ -48,8 +48,17 @@ def test_a_template_without_sender_or_unsubscribe_gets_both_appended(django_capt
     assert "つなぐ商店" in html and ADDRESS in html and f'href="{url}"' in html
 
 
+def test_every_campaign_mail_links_to_the_preference_centre(client, django_capture_on_commit_callbacks):
+    message = _send(django_capture_on_commit_callbacks, body_text="セールです", body_html="<p>セールです</p>")
+    links = re.findall(r"https?://\S+/campaigns/p/[^/\s]+/", message.body)
+    assert len(links) == 1
+    assert re.search(r'href="[^"]+/campaigns/p/[^"/]+/"', message.alternatives[0][0])
+    page = client.get("/" + links[0].split("://", 1)[1].split("/", 1)[1])
+    assert page.status_code == 200 and 'name="topics"' in page.content.decode()
+
+
 def test_a_template_that_has_them_gets_nothing_twice(django_capture_on_commit_callbacks):
-    body = "つなぐ商店 " + ADDRESS + "\n停止: {{ unsubscribe_url }}"
+    body = "つなぐ商店 " + ADDRESS + "\n設定: {{ preferences_url }}\n停止: {{ unsubscribe_url }}"
     message = _send(django_capture_on_commit_callbacks, body_text=body, body_html="")
     url = _header_url(message)
     assert message.body.count(url) == 1 and message.body.count(ADDRESS) == 1 and "\n--\n" not in message.body
