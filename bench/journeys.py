@@ -86,7 +86,7 @@ def bench_enter(now) -> list[list]:
             start = time.perf_counter()
             conn.execute(HAND_SQL[trigger], params).fetchone()
             raw = time.perf_counter() - start
-        runs = []  # the first activation: runs until everyone named has entered (at most 100,000 a run)
+        runs = []  # the first activation: runs until everyone named has entered (at most 50,000 a run)
         while True:
             start = time.perf_counter()
             entered = enter_customers(journey=journey, now=now)

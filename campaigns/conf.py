@@ -97,4 +97,4 @@ def quiet_hours() -> tuple[int, int] | None:
 
 
 def journey_enter_per_run() -> int:
-    return getattr(settings, "CAMPAIGNS_JOURNEY_ENTER_PER_RUN", 100_000)
+    return getattr(settings, "CAMPAIGNS_JOURNEY_ENTER_PER_RUN", 50_000)

@@ -35,6 +35,18 @@ class AttemptLimit:
             started = cache.get(start_key) or now
             raise TooManyAttempts(retry_after=max(1, math.ceil(started + self.window - now)))
 
+    def check(self, key: str) -> None:
+        """TooManyAttempts if the limit is reached, counting nothing: one cache read, for a path whose
+        attempts mostly succeed and are counted (take) only when they fail. Attempts judged at the
+        same instant may then each pass the check: the limit can be overrun by the caller's
+        concurrency (a few), never by more."""
+        count_key, start_key = self._keys(key)
+        values = cache.get_many([count_key, start_key])
+        if values.get(count_key, 0) >= self.limit:
+            now = time.time()
+            started = values.get(start_key) or now
+            raise TooManyAttempts(retry_after=max(1, math.ceil(started + self.window - now)))
+
     def give_back(self, key: str) -> None:
         """The attempt succeeded: it does not count against the limit."""
         count_key, _start_key = self._keys(key)

@@ -194,16 +194,17 @@ def _judge(coupon: Coupon, *, customer: Customer | None, lines: list[dict], at: 
 
 def _find(code: str, *, caller: str | None, lock: bool = False) -> Coupon | None:
     """The coupon of a code; an unknown code counts against the caller's attempt limit (checked first,
-    so that a caller past the limit learns nothing more)."""
+    so that a caller past the limit learns nothing more; counted only when the code is unknown, so a
+    till's valid codes cost one cache read). The coupon's customer is read only when it has one."""
     if caller is not None:
-        unknown_code_attempts.take(caller)
+        unknown_code_attempts.check(caller)
     normalized = normalize_code(code)
-    coupons = Coupon.objects.select_related("offer", "customer")
+    coupons = Coupon.objects.select_related("offer").order_by()
     if lock:
         coupons = coupons.select_for_update(of=("self",))
-    coupon = coupons.filter(code=normalized).first() if normalized else None
-    if coupon is not None and caller is not None:
-        unknown_code_attempts.give_back(caller)
+    coupon = next(iter(coupons.filter(code=normalized)[:1]), None) if normalized else None
+    if coupon is None and caller is not None:
+        unknown_code_attempts.take(caller)
     return coupon
 
 

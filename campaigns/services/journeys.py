@@ -155,10 +155,10 @@ def enter_customers(*, journey: Journey, now: datetime) -> int:
     """One INSERT … SELECT for the whole trigger. The hold-out is drawn from the customer and the
     journey (the same customer is in or out on every run and database).
 
-    At most CAMPAIGNS_JOURNEY_ENTER_PER_RUN (100,000) customers enter per run: a first activation
+    At most CAMPAIGNS_JOURNEY_ENTER_PER_RUN (50,000) customers enter per run: a first activation
     that names more (every lapsed customer of a win-back journey) enrols the rest over the next runs,
     ten minutes apart, so that no run holds its transaction for long (measured in bench/journeys.py:
-    a 262,000-customer win-back takes three runs)."""
+    a 262,000-customer win-back takes six runs)."""
     sql, params = entrants(journey, now=now).query.sql_with_params()
     table = Enrollment._meta.db_table
     statement = (
