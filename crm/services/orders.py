@@ -9,7 +9,7 @@ from django.db.models import F
 from django.db.models.constants import OnConflict
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import InvalidState, ReferenceConflict
+from ..exceptions import DomainError, InvalidState, ReferenceConflict
 from ..ids import new_order_id
 from ..models import Customer, Order, OrderLine, OrderReturn, OrderReturnLine, Product, SalesChannel, Store
 from ..money import points_in_yen
@@ -86,8 +86,18 @@ def record_order(
         steps = order_steps()
         if draft.coupon_code and not any(step.name == COUPON_STEP for step in steps):
             raise ValidationError({"coupon_code": [_("Coupons are not available.")]})
-        for step in steps:
-            step.prepare(draft)
+        try:
+            for step in steps:
+                step.prepare(draft)
+        except DomainError:
+            # The same order sent twice at once: the copy that waited for the customer's (or the stock's)
+            # lock finds the last unit or the points taken by the first. That is no refusal but a resend:
+            # answer with the order the first recorded (a refusal still stands when there is none).
+            existing = Order.objects.filter(source=source, external_ref=external_ref).first()
+            if existing is None:
+                raise
+            return _replay(existing, channel=channel, store=store, customer=customer, lines=lines,
+                           redeem_points=redeem_points), False  # fmt: skip
         order = _write_order(draft)
         if order is None:  # a concurrent request recorded this reference first: write nothing more
             existing = Order.objects.get(source=source, external_ref=external_ref)

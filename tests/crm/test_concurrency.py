@@ -80,3 +80,31 @@ def test_ten_threads_linking_the_same_account_link_it_once(raw_key):
     responses = run_concurrently(lambda i: client(raw_key).post("/api/v1/customers/link/", body, format="json"), 10)
     assert [r.status_code for r in responses] == [200] * 10
     assert ChannelIdentity.objects.filter(channel="ec", external_id="ec-race").count() == 1
+
+
+@pytest.mark.parametrize("last", ["unit", "points"])
+def test_the_same_order_resent_while_the_first_takes_the_last_unit_or_points_gets_the_order(raw_key, last):
+    """A POS or EC site that resends a slow order (no Idempotency-Key) must get the order, not a refusal
+    because the first copy took the last unit in stock or the last points."""
+    from inventory.models import StockLevel
+    from loyalty.models import PointAccount
+    from tests.loyalty.factories import award
+
+    from .factories import WarehouseFactory, stock
+
+    warehouse = WarehouseFactory()
+    product = ProductFactory(sku="COAT-1", price=20000)
+    stock(product, warehouse, quantity=1 if last == "unit" else 100)
+    customer = CustomerFactory()
+    award(customer, 300)
+    body = {
+        "source": "ec", "external_ref": "EC-1", "channel": "ec", "customer": customer.public_id,
+        "ordered_at": "2026-11-20T10:00:00+09:00", "redeem_points": 300 if last == "points" else 0,
+        "lines": [{"sku": "COAT-1", "quantity": 1, "unit_price": 20000}],
+    }  # fmt: skip
+    responses = run_concurrently(lambda i: client(raw_key).post("/api/v1/orders/", body, format="json"), 8)
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201], [r.content for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert Order.objects.count() == 1
+    assert StockLevel.objects.get(store=warehouse, product=product).on_hand == (0 if last == "unit" else 99)
+    assert PointAccount.objects.get(customer=customer).balance >= 0
