@@ -86,3 +86,11 @@ def run_journeys() -> int:
     from .services.journeys import run_active_journeys
 
     return run_active_journeys()
+
+
+@shared_task(name="campaigns.reconcile_purchases")
+def reconcile_purchases() -> int:
+    """Hourly: the last hours' orders join the purchase summary again (repairs a lost record_purchases)."""
+    from .services import reconcile_recent_purchases
+
+    return reconcile_recent_purchases()

@@ -229,6 +229,7 @@ CELERY_BEAT_SCHEDULE = {
     "campaigns-start-due": {"task": "campaigns.start_due_campaigns", "schedule": 60},
     "campaigns-requeue-stalled": {"task": "campaigns.requeue_stalled_sends", "schedule": 5 * 60},
     "campaigns-run-journeys": {"task": "campaigns.run_journeys", "schedule": 10 * 60},
+    "campaigns-reconcile-purchases": {"task": "campaigns.reconcile_purchases", "schedule": 60 * 60},
     "channels-hub-purge-line-link-proofs": {"task": "channels_hub.purge_line_link_proofs", "schedule": 60 * 60},
     "channels-hub-requeue-line-events": {"task": "channels_hub.requeue_line_events", "schedule": 5 * 60},
     # Daily facts up to yesterday: the trailing days every night, everything once a week (Sunday).

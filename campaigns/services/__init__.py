@@ -14,7 +14,12 @@ from .campaigns import (
     update_campaign,
     update_segment,
 )
-from .purchases import move_purchase_summary, rebuild_purchase_summary, record_purchases
+from .purchases import (
+    move_purchase_summary,
+    rebuild_purchase_summary,
+    reconcile_recent_purchases,
+    record_purchases,
+)
 from .sending import queue_next_batches, send_recipient_batch, send_test_mail
 from .tracking import (
     click_target,
@@ -37,6 +42,7 @@ __all__ = [
     "queue_next_batches",
     "rebuild_purchase_summary",
     "recipient_for_token",
+    "reconcile_recent_purchases",
     "record_click",
     "record_esp_event",
     "record_open",

@@ -1,6 +1,7 @@
 """The purchase summary (campaigns.models.PurchaseSummary): kept row by row after each order commits
 (crm's `order_recorded` → the Celery task `campaigns.record_purchases`) and as customers merge, and
-rebuilt set-based from the order lines after bulk loads.
+rebuilt set-based from the order lines after bulk loads; an hourly reconcile upserts the last hours'
+orders again, so that a task lost while the broker was down is repaired within the hour.
 
 Every write is one upsert whose conflict rule keeps the later of the two purchase times, written as a
 CASE so that the same statement runs on PostgreSQL and SQLite (>= 3.24) and gives the same rows. Rows
@@ -9,9 +10,11 @@ each other in a circle.
 """
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
+from django.utils import timezone
 
 from crm.models import Customer, Order, OrderLine
 
@@ -64,6 +67,35 @@ def move_purchase_summary(*, winner: Customer, loser: Customer) -> int:
         return cursor.rowcount
 
 
+RECONCILE_HOURS = 3  # the hourly reconcile covers every order recorded since a little before this
+
+
+def _range_upsert_sql() -> str:
+    orders, lines = _table(Order), _table(OrderLine)
+    return _upsert(
+        f"SELECT o.customer_id, l.product_id, o.channel, MAX(o.ordered_at) FROM {orders} o "  # noqa: S608
+        f"JOIN {lines} l ON l.order_id = o.id "
+        "WHERE o.customer_id IS NOT NULL AND o.id >= %s AND o.id < %s AND l.order_id >= %s AND l.order_id < %s "
+        "GROUP BY o.customer_id, l.product_id, o.channel ORDER BY o.customer_id, l.product_id, o.channel"
+    )
+
+
+def reconcile_recent_purchases(*, now: datetime | None = None, hours: int = RECONCILE_HOURS) -> int:
+    """Beat, hourly: the purchases of the orders recorded in the last `hours` are upserted again, so that
+    a summary task lost while the broker was down (the sale is never refused for it; the task is only
+    logged) is repaired within the hour. From the first order placed in that window on, by order id,
+    so that an order synced late with an old `ordered_at` is covered too. One short transaction;
+    idempotent (the later time wins). Returns rows written."""
+    since = (now or timezone.now()) - timedelta(hours=hours)
+    first = Order.objects.filter(ordered_at__gte=since).aggregate(first=Min("pk"))["first"]
+    if first is None:
+        return 0
+    end = (Order.objects.aggregate(last=Max("pk"))["last"] or first) + 1
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_range_upsert_sql(), [first, end, first, end])
+        return max(cursor.rowcount, 0)
+
+
 def rebuild_purchase_summary(*, progress: Callable[[int], object] | None = None, chunk: int = REBUILD_CHUNK) -> int:
     """Recompute the whole summary from crm's orders and lines without ever blocking a sale or
     emptying the table: a short transaction per range of order ids upserts that range's purchases
@@ -76,12 +108,7 @@ def rebuild_purchase_summary(*, progress: Callable[[int], object] | None = None,
     the summary's index alone (index-only scans need the visibility map)."""
     table = _table(PurchaseSummary)
     orders, lines = _table(Order), _table(OrderLine)
-    upsert_sql = _upsert(
-        f"SELECT o.customer_id, l.product_id, o.channel, MAX(o.ordered_at) FROM {orders} o "  # noqa: S608
-        f"JOIN {lines} l ON l.order_id = o.id "
-        "WHERE o.customer_id IS NOT NULL AND o.id >= %s AND o.id < %s AND l.order_id >= %s AND l.order_id < %s "
-        "GROUP BY o.customer_id, l.product_id, o.channel ORDER BY o.customer_id, l.product_id, o.channel"
-    )
+    upsert_sql = _range_upsert_sql()
     delete_sql = (
         f"DELETE FROM {table} WHERE customer_id >= %s AND customer_id < %s AND NOT EXISTS ("  # noqa: S608
         f"SELECT 1 FROM {orders} o JOIN {lines} l ON l.order_id = o.id WHERE o.customer_id = {table}.customer_id "

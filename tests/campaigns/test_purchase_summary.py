@@ -163,3 +163,26 @@ def test_the_fill_migration_is_self_contained_and_fills_what_the_orders_say(shop
     PurchaseSummary.objects.all().delete()
     module.fill(apps, SimpleNamespace(connection=connection))
     assert _summary_rows() == kept
+
+
+def test_the_hourly_reconcile_repairs_a_summary_task_lost_with_the_broker():
+    from campaigns.tasks import reconcile_purchases
+
+    store = StoreFactory()
+    coat = ProductFactory(category="outerwear")
+    customer = CustomerFactory()
+    now = timezone.now().replace(microsecond=0)
+    # the after-commit task never ran (no on-commit callbacks in this test): the broker was down
+    record_order(source="test", external_ref="lost", channel="store", store=store, ordered_at=now,
+                 lines=[{"product": coat, "quantity": 1, "unit_price": 1000}], customer=customer)  # fmt: skip
+    record_order(source="test", external_ref="late-sync", channel="store", store=store,
+                 ordered_at=now - dt.timedelta(days=40),
+                 lines=[{"product": ProductFactory(category="shoes"), "quantity": 1, "unit_price": 1000}],
+                 customer=customer)  # fmt: skip
+    assert not PurchaseSummary.objects.filter(customer=customer).exists()
+
+    assert reconcile_purchases() == 2  # the late-synced order recorded after the lost one is covered too
+
+    assert PurchaseSummary.objects.get(customer=customer, product=coat).last_purchased_at == now
+    assert reconcile_purchases() == 2  # idempotent: the same rows, nothing doubled
+    assert PurchaseSummary.objects.filter(customer=customer).count() == 2
