@@ -4,17 +4,22 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from channels_hub.line.client import MAX_TEXT
+from channels_hub.line.models import LineAccount
+
 from .models import Journey, JourneyStep, MailPreference, Offer, Segment
 
 
 class JourneyForm(forms.ModelForm):
     class Meta:
         model = Journey
-        fields = ["name", "trigger", "trigger_days", "segment", "stop_on_purchase", "from_email", "holdout_percent"]
+        fields = ["name", "trigger", "trigger_days", "segment", "stop_on_purchase", "from_email", "line_account",
+                  "holdout_percent"]  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["segment"].queryset = Segment.objects.order_by("name")
+        self.fields["line_account"].queryset = LineAccount.objects.filter(active=True)
 
 
 class StepForm(forms.Form):
@@ -28,13 +33,28 @@ class StepForm(forms.Form):
     body_html = forms.CharField(
         label=_("HTML body"), required=False, widget=forms.Textarea(attrs={"rows": 4, "class": "mono"})
     )
+    line_text = forms.CharField(
+        label=_("LINE message"), required=False,
+        help_text=_("For a LINE step: what the customer gets on LINE (at most 5,000 characters)."),
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono", "maxlength": MAX_TEXT}),
+    )  # fmt: skip
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, line_offered: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["offer"].queryset = Offer.objects.order_by("-created_at")
+        if not line_offered:
+            self.fields["kind"].choices = [c for c in self.fields["kind"].choices if c[0] != JourneyStep.Kind.LINE]
 
 
 StepFormSet = forms.formset_factory(StepForm, extra=2, max_num=20, absolute_max=20)
+
+
+def line_offered(journey) -> bool:
+    """A LINE step is offered when an active LINE account exists (or the journey has one already, so
+    that editing it does not drop the step)."""
+    if LineAccount.objects.filter(active=True).exists():
+        return True
+    return journey.pk is not None and journey.steps.filter(kind=JourneyStep.Kind.LINE).exists()
 
 
 def steps_of(formset) -> list[dict]:

@@ -1,5 +1,6 @@
-"""The journeys-and-coupons part of campaigns' export and erasure (APPI): journey mails (with the
-address they went to), coupons issued to the person and their uses, and mail preferences."""
+"""The journeys-and-coupons part of campaigns' export and erasure (APPI): journey mails and LINE
+messages (with the address or LINE user they went to), coupons issued to the person and their uses,
+and mail preferences."""
 
 from crm import registry
 
@@ -13,8 +14,8 @@ def export_journeys_and_coupons(person) -> dict:
     preference = MailPreference.objects.filter(customer_id__in=ids).first()
     return {
         "journey_mails": [
-            {"journey": m.step.journey.public_id, "step": m.step.position, "email": m.email, "state": m.state,
-             "sent_at": m.sent_at}
+            {"journey": m.step.journey.public_id, "step": m.step.position, "channel": m.channel, "email": m.email,
+             "line_user_id": m.line_user_id, "state": m.state, "sent_at": m.sent_at}
             for m in JourneyMessage.objects.filter(customer_id__in=ids).select_related("step__journey").order_by("pk")
         ],
         "coupons": [
@@ -32,10 +33,13 @@ def export_journeys_and_coupons(person) -> dict:
 
 
 def erase_journeys_and_coupons(person) -> dict:
-    """Addresses anonymised, journeys ended, preferences deleted; coupons and their uses kept (counts)."""
+    """Addresses and LINE users anonymised, journeys ended, preferences deleted; coupons and their uses
+    kept (counts)."""
     ids = person.customer_ids
+    messages = JourneyMessage.objects.filter(customer_id__in=ids)
     return {
-        "journey_mails": JourneyMessage.objects.filter(customer_id__in=ids).exclude(email="").update(email=ERASED),
+        "journey_mails": messages.exclude(email="").update(email=ERASED),
+        "journey_line_messages": messages.exclude(line_user_id="").update(line_user_id=ERASED),
         "journey_enrollments": JourneyEnrollment.objects.filter(customer_id__in=ids, state="active").update(
             state=JourneyEnrollment.State.EXITED
         ),
@@ -50,7 +54,7 @@ def register() -> None:
             export=export_journeys_and_coupons,
             erase=erase_journeys_and_coupons,
             anonymises={  # the link stays (to an anonymised person), as on orders
-                "campaigns.JourneyMessage": ("customer", "email"),
+                "campaigns.JourneyMessage": ("customer", "email", "line_user_id"),
                 "campaigns.JourneyEnrollment": ("customer",),
                 "campaigns.Coupon": ("customer",),
                 "campaigns.CouponRedemption": ("customer",),

@@ -1,5 +1,5 @@
 """Lifecycle journeys: a trigger (who enters, on which occasion), an optional segment filter and a
-sequence of steps (wait, mail, issue a coupon). Imported by campaigns.models; the evaluation lives
+sequence of steps (wait, mail, LINE message, issue a coupon). Imported by campaigns.models; the evaluation lives
 in services/journeys.py.
 
 Exactly once: a customer enters a journey once per occasion (unique journey, customer, occasion),
@@ -48,6 +48,10 @@ class Journey(models.Model):
         _("stop when the customer buys"), default=True, help_text=_("The goal: a purchase ends the journey.")
     )
     from_email = models.CharField(_("from"), max_length=254, help_text=_("Sender identity, e.g. Shop <news@shop.jp>"))
+    line_account = models.ForeignKey(
+        "channels_hub.LineAccount", verbose_name=_("LINE account"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", help_text=_("The official account that sends the journey's LINE steps."),
+    )  # fmt: skip
     holdout_percent = models.PositiveSmallIntegerField(
         _("hold-out %"), default=0, help_text=_("Share of the entrants not mailed, to measure lift.")
     )
@@ -73,9 +77,18 @@ class Journey(models.Model):
 
 
 class JourneyStep(models.Model):
+    """One step of a journey. A LINE step's message is its own field, `line_text`, not the mail's
+    `body_text`: a step is one channel, and a LINE message is a short chat text (at most 5,000
+    characters, no subject, no HTML, no mail footer), written as campaigns write theirs (Campaign.line_text).
+
+    A LINE step needs its journey's LINE account. That rule spans two tables, so no CHECK constraint can
+    hold it: save_journey refuses it (naming `line_account`) and a run records a FAILED message for an
+    account missing or inactive. What one row can say is held by the database: a LINE step has a text."""
+
     class Kind(models.TextChoices):
         WAIT = "wait", _("Wait")
         EMAIL = "email", _("Send email")
+        LINE = "line", _("Send LINE message")
         COUPON = "coupon", _("Issue a coupon")
 
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="steps")
@@ -85,6 +98,7 @@ class JourneyStep(models.Model):
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     body_text = models.TextField(_("text body"), blank=True)
     body_html = models.TextField(_("HTML body"), blank=True)
+    line_text = models.TextField(_("LINE message"), blank=True)
     offer = models.ForeignKey(
         "campaigns.Offer", verbose_name=_("offer"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -97,6 +111,9 @@ class JourneyStep(models.Model):
             models.UniqueConstraint(fields=["journey", "position"], name="campaigns_journey_step_position"),
             models.CheckConstraint(
                 condition=~Q(kind="coupon") | Q(offer__isnull=False), name="campaigns_journey_coupon_has_offer"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="line") | ~Q(line_text=""), name="campaigns_journey_line_has_text"
             ),
         ]
 
@@ -160,8 +177,13 @@ class JourneyEnrollment(models.Model):
 
 
 class JourneyMessage(models.Model):
-    """A mail of a journey step to one enrolled customer: sent, suppressed (no consent, no address,
-    suppression list) or hold-out. Unique per enrollment and step."""
+    """A mail or LINE message of a journey step to one enrolled customer: sent, suppressed (no consent,
+    no address, suppression list; for LINE no reachable LINE user) or hold-out. Unique per enrollment
+    and step."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        LINE = "line", "LINE"
 
     class State(models.TextChoices):
         SENT = "sent", _("Sent")
@@ -172,7 +194,9 @@ class JourneyMessage(models.Model):
     enrollment = models.ForeignKey(JourneyEnrollment, on_delete=models.CASCADE, related_name="messages")
     step = models.ForeignKey(JourneyStep, on_delete=models.CASCADE, related_name="messages")
     customer = models.ForeignKey("crm.Customer", on_delete=models.PROTECT, related_name="journey_mails")
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
     email = models.EmailField(max_length=254, blank=True)
+    line_user_id = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=16, choices=State.choices)
     suppressed_reason = models.CharField(max_length=32, blank=True)
     subject = models.CharField(max_length=255, blank=True)
@@ -188,6 +212,10 @@ class JourneyMessage(models.Model):
             models.UniqueConstraint(fields=["enrollment", "step"], name="campaigns_journey_message_once"),
             models.CheckConstraint(
                 condition=~Q(state="sent") | Q(sent_at__isnull=False), name="campaigns_journey_sent_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(channel="line", state="sent") | ~Q(line_user_id=""),
+                name="campaigns_journey_line_sent_to_user",
             ),
         ]
         indexes = [models.Index(fields=["customer", "sent_at"], name="campaigns_journey_msg_cus_sent")]

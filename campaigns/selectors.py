@@ -228,7 +228,8 @@ def offer_report(offer) -> dict:
 
 # --- Journeys -----------------------------------------------------------------------------------
 def journey_report(journey, *, days: int | None = None) -> dict:
-    """Who entered and where they are; each step's mails; purchases after entering (mailed vs hold-out,
+    """Who entered and where they are; each step's messages, and the mails and LINE messages by channel
+    and state; purchases after entering (mailed vs hold-out,
     by sales channel) and the journey's coupons redeemed, by channel and store."""
     from datetime import timedelta
 
@@ -242,11 +243,22 @@ def journey_report(journey, *, days: int | None = None) -> dict:
     days = days or conf.attribution_days()
     enrollments = JourneyEnrollment.objects.filter(journey=journey)
     states = dict(enrollments.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
-    per_step = {}
-    for step_id, state, n in (
-        JourneyMessage.objects.filter(step__journey=journey).values_list("step_id", "state").annotate(n=Count("pk"))
+    per_step, per_channel = {}, {}
+    for step_id, channel, state, n in (
+        JourneyMessage.objects.filter(step__journey=journey)
+        .values_list("step_id", "channel", "state")
+        .annotate(n=Count("pk"))
     ):
         per_step.setdefault(step_id, {})[state] = n
+        counts = per_channel.setdefault(channel, {})
+        counts[state] = counts.get(state, 0) + n
+    # Mails and LINE messages side by side: a channel the journey has steps of is shown even before any message.
+    kinds = set(journey.steps.values_list("kind", flat=True))
+    messages_by_channel = [
+        {"channel": channel, "label": label, "counts": per_channel.get(channel, {})}
+        for channel, label in JourneyMessage.Channel.choices
+        if channel in kinds or channel in per_channel
+    ]
     steps = [{"step": s, "counts": per_step.get(s.pk, {})} for s in journey.steps.select_related("offer")]
     groups = {}
     for name, holdout in (("mailed", False), ("holdout", True)):
@@ -276,6 +288,7 @@ def journey_report(journey, *, days: int | None = None) -> dict:
     return {
         "states": states, "entered": sum(states.values()), "steps": steps, "attribution": groups,
         "attribution_days": days, "coupons_by_channel": coupons_by_channel, "coupons_by_store": coupons_by_store,
+        "messages_by_channel": messages_by_channel,
     }  # fmt: skip
 
 

@@ -368,7 +368,7 @@ def _unsubscribe_journey_mail(request, token):
     message = journey_message_for_token(token)
     if message is None:
         return render(request, "campaigns/unsubscribe_invalid.html", status=404)
-    context = {"campaign": message.step.journey, "line": False}
+    context = {"campaign": message.step.journey, "line": message.channel == message.Channel.LINE}
     if request.method == "POST":
         unsubscribe_journey_mail(message=message)
         return render(request, "campaigns/unsubscribe_done.html", context)

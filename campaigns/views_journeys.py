@@ -26,6 +26,7 @@ from .forms_journeys import (
     PreferenceForm,
     StepFormSet,
     add_service_errors,
+    line_offered,
     steps_of,
 )
 from .models import Coupon, Journey, MailPreference, Offer
@@ -43,7 +44,7 @@ LIST_LIMIT = 100
 
 
 def _journey_or_404(public_id: str) -> Journey:
-    journey = Journey.objects.select_related("segment").filter(public_id=public_id).first()
+    journey = Journey.objects.select_related("segment", "line_account").filter(public_id=public_id).first()
     if journey is None:
         raise Http404(_("No journey with this id."))
     return journey
@@ -64,11 +65,13 @@ def journey_edit(request, public_id=None):
     journey = _journey_or_404(public_id) if public_id else Journey()
     initial_steps = [
         {"kind": s.kind, "wait_days": s.wait_days or None, "offer": s.offer, "subject": s.subject,
-         "body_text": s.body_text, "body_html": s.body_html}
+         "body_text": s.body_text, "body_html": s.body_html, "line_text": s.line_text}
         for s in journey.steps.all()
     ] if journey.pk else []  # fmt: skip
     form = JourneyForm(request.POST or None, instance=journey)
-    formset = StepFormSet(request.POST or None, initial=initial_steps, prefix="steps")
+    formset = StepFormSet(
+        request.POST or None, initial=initial_steps, prefix="steps", form_kwargs={"line_offered": line_offered(journey)}
+    )
     if request.method == "POST" and form.is_valid() and formset.is_valid():
         try:
             journey = save_journey(journey=form.instance, steps=steps_of(formset), actor=request.user)

@@ -15,9 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from crm.exceptions import InvalidState
 
 from ..models import Campaign, CampaignRecipient, Segment, Suppression
-from ..rendering import check_campaign_templates, check_template
+from ..rendering import check_campaign_templates
 from ..segments import check_rule_values, segment_customers, validate_rules
-from .line_sending import reachable_line_user
+from .line_sending import line_text_problems, reachable_line_user
 from .pressure import in_quiet_hours
 
 logger = logging.getLogger(__name__)
@@ -88,12 +88,9 @@ def _line_problems(campaign: Campaign) -> dict[str, list]:
     if campaign.line_account_id is None or not campaign.line_account.active:
         errors["line_account"] = [_("Choose an active LINE account.")]
     if campaign.line_text:
-        if len(campaign.line_text) > 5000:
-            errors["line_text"] = [_("At most %(n)d characters.") % {"n": 5000}]
-        else:
-            problems = check_template(campaign.line_text, html=False)
-            if problems:
-                errors["line_text"] = problems
+        problems = line_text_problems(campaign.line_text)
+        if problems:
+            errors["line_text"] = problems
     return errors
 
 

@@ -7,12 +7,18 @@ A run of one journey:
 2. ends the enrollments whose goal happened (a purchase since entering) — one UPDATE;
 3. carries out the steps that are due. Each enrollment is claimed under its row lock (FOR UPDATE
    SKIP LOCKED: a second worker passes over it) and moved past a step in the transaction that sends
-   the mail or issues the coupon; a worker killed before the commit leaves it on that step for the
-   next run. A journey mail is also unique per enrollment and step in the database.
+   the mail, pushes the LINE message or issues the coupon; a worker killed before the commit leaves it
+   on that step for the next run. A journey message is also unique per enrollment and step in the
+   database.
 
 Mails go through the campaign machinery: the same template sandbox (rendering.render_mail), customer
 context, message headers (List-Unsubscribe one-click), suppression list and consent; and they count
 against the weekly cap shared with campaigns. No journey mail leaves during quiet hours.
+
+LINE steps go through the LINE campaign machinery (line_sending: the same reachability, rendering and
+text limit; the connector of channels_hub.line) and obey the same quiet hours, weekly cap, preference
+topics and hold-out as mails. The push carries a retry key made of the journey, the step and the
+enrollment, so the re-run after a lost commit is answered 409 by LINE and delivers nothing twice.
 """
 
 import logging
@@ -25,8 +31,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from channels_hub.line.client import LineApiError, LineConnector, connector_by_pk, retry_key
 from crm.exceptions import InvalidState
-from crm.models import Order
+from crm.models import Customer, Order
 
 from .. import conf
 from ..models import (
@@ -37,11 +44,12 @@ from ..models import (
     MailPreference,
     Suppression,
 )
-from ..rendering import RenderedMail, check_campaign_templates, render_mail
+from ..rendering import LARGEST_CONTEXT, RenderedMail, check_campaign_templates, render_mail
 from ..tokens import make_token
 from .campaigns import _mailable, _valid_sender
 from .coupons import format_code, issue_coupon
 from .journey_triggers import entrants
+from .line_sending import line_text_problems, reachable_line_user, render_line_message, unsendable_line_text
 from .pressure import WeekCounts, in_quiet_hours
 
 logger = logging.getLogger(__name__)
@@ -50,6 +58,8 @@ MessageState = JourneyMessage.State
 CHUNK = 200  # due enrollments handled per transaction-free batch (contexts and caps read per batch)
 MAX_STEPS = 20
 ANALYZE_AFTER = 10_000  # enrollments inserted by one run after which the table's statistics are refreshed
+# A journey step's context holds no featured products; otherwise the largest values a customer can hold.
+LINE_TRIAL_CONTEXT = LARGEST_CONTEXT | {"products": []}
 
 
 # --- Building ------------------------------------------------------------------------------------
@@ -70,7 +80,8 @@ def _check_journey(journey: Journey) -> None:
 
 def save_journey(*, journey: Journey, steps: list[dict], actor=None) -> Journey:
     """Create or update a journey and replace its steps. `steps` are ``{kind, wait_days, subject,
-    body_text, body_html, offer}``; errors name `steps.N.field`. A journey's steps may change only
+    body_text, body_html, line_text, offer}``; errors name `steps.N.field`. A LINE step needs the
+    journey's LINE account, active (the error names `line_account`). A journey's steps may change only
     while nobody is in it (a draft, or paused with no enrollment in progress)."""
     _check_journey(journey)
     errors = {}
@@ -81,11 +92,18 @@ def save_journey(*, journey: Journey, steps: list[dict], actor=None) -> Journey:
     for i, step in enumerate(steps):
         kind = step.get("kind")
         if kind not in JourneyStep.Kind.values:
-            errors[f"steps.{i}.kind"] = [_("Choose wait, send email or issue a coupon.")]
+            errors[f"steps.{i}.kind"] = [_("Choose wait, send email, send LINE message or issue a coupon.")]
         elif kind == JourneyStep.Kind.WAIT and not 1 <= (step.get("wait_days") or 0) <= 3650:
             errors[f"steps.{i}.wait_days"] = [_("Between 1 and 3650 days.")]
         elif kind == JourneyStep.Kind.COUPON and step.get("offer") is None:
             errors[f"steps.{i}.offer"] = [_("Choose the offer of the coupon.")]
+        elif kind == JourneyStep.Kind.LINE:
+            text = step.get("line_text") or ""
+            problems = line_text_problems(text, trial_context=LINE_TRIAL_CONTEXT) if text.strip() else []
+            if not text.strip():
+                errors[f"steps.{i}.line_text"] = [_("This field is required.")]
+            elif problems:
+                errors[f"steps.{i}.line_text"] = problems
         elif kind == JourneyStep.Kind.EMAIL:
             if not (step.get("subject") or "").strip():
                 errors[f"steps.{i}.subject"] = [_("This field is required.")]
@@ -99,6 +117,10 @@ def save_journey(*, journey: Journey, steps: list[dict], actor=None) -> Journey:
             except ValidationError as exc:
                 for field, messages in exc.message_dict.items():
                     errors[f"steps.{i}.{field}"] = messages
+    if any(step.get("kind") == JourneyStep.Kind.LINE for step in steps) and (
+        journey.line_account_id is None or not journey.line_account.active
+    ):
+        errors["line_account"] = [_("Choose an active LINE account.")]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -116,7 +138,7 @@ def save_journey(*, journey: Journey, steps: list[dict], actor=None) -> Journey:
             JourneyStep(
                 journey=journey, position=n, kind=step["kind"], wait_days=step.get("wait_days") or 0,
                 subject=step.get("subject") or "", body_text=step.get("body_text") or "",
-                body_html=step.get("body_html") or "", offer=step.get("offer"),
+                body_html=step.get("body_html") or "", line_text=step.get("line_text") or "", offer=step.get("offer"),
             )
             for n, step in enumerate(steps, start=1)
         )  # fmt: skip
@@ -153,7 +175,9 @@ def pause_journey(*, journey: Journey) -> Journey:
 # --- Running -------------------------------------------------------------------------------------
 def enter_customers(*, journey: Journey, now: datetime) -> int:
     """One INSERT … SELECT for the whole trigger. The hold-out is drawn from the customer and the
-    journey (the same customer is in or out on every run and database).
+    journey (the same customer is in or out on every run and database): Knuth's multiplicative hash,
+    whose top bits spread consecutive customer ids evenly (a small journey of new sign-ups holds out
+    its share, not a block of them).
 
     At most CAMPAIGNS_JOURNEY_ENTER_PER_RUN (50,000) customers enter per run: a first activation
     that names more (every lapsed customer of a win-back journey) enrols the rest over the next runs,
@@ -163,7 +187,8 @@ def enter_customers(*, journey: Journey, now: datetime) -> int:
     table = Enrollment._meta.db_table
     statement = (
         f"INSERT INTO {table} (journey_id, customer_id, occasion, holdout, state, position, next_at, entered_at) "  # noqa: S608  table name, bound values
-        f"SELECT %s, t.cid, t.occasion, ((t.cid * 2654435761 + %s * 40503) %% 1000003) %% 100 < %s, "
+        f"SELECT %s, t.cid, t.occasion, "
+        f"((t.cid * 2654435761 + %s * 2246822519) %% 4294967296) * 100 / 4294967296 < %s, "
         f"'active', 1, %s, %s FROM ({sql}) t WHERE NOT EXISTS (SELECT 1 FROM {table} e "
         f"WHERE e.journey_id = %s AND e.customer_id = t.cid AND e.occasion = t.occasion) "
         f"LIMIT %s ON CONFLICT DO NOTHING"
@@ -207,6 +232,7 @@ def run_journey(*, journey: Journey, now: datetime | None = None, mail_connectio
     due = Enrollment.objects.filter(journey=journey, state=Enrollment.State.ACTIVE, next_at__lte=now)
     done = 0
     mail_connection = mail_connection or get_connection()
+    line = _LineSender(journey)
     last = 0
     while True:
         ids = list(due.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK])
@@ -217,7 +243,7 @@ def run_journey(*, journey: Journey, now: datetime | None = None, mail_connectio
         for enrollment_id in ids:
             done += advance_enrollment(
                 enrollment_id=enrollment_id, journey=journey, steps=steps, now=now, caps=caps,
-                mail_connection=mail_connection,
+                mail_connection=mail_connection, line=line,
             )  # fmt: skip
     logger.info("journey run journey_id=%s entered=%d goals=%d steps=%d", journey.public_id, entered, goals, done)
     return {"entered": entered, "goal_reached": goals, "steps": done}
@@ -232,10 +258,54 @@ def run_active_journeys(*, now: datetime | None = None) -> int:
     return count
 
 
+class _LineSender:
+    """The journey's LINE connector during one run, and whether LINE still takes messages in this run:
+    after a rate limit, an outage or an exhausted quota, the run's other LINE steps wait for the next
+    run instead of asking LINE again for each (mails, coupons and waits go on)."""
+
+    def __init__(self, journey: Journey):
+        self.account_id = journey.line_account_id
+        self.journey_id = journey.public_id
+        self.unavailable = False
+        self._connector: LineConnector | None = None
+
+    def connector(self) -> LineConnector | None:
+        """The active account's connector, or None (no account, inactive, or its secrets unreadable)."""
+        if self._connector is None and self.account_id is not None:
+            self._connector = connector_by_pk(self.account_id)
+        return self._connector
+
+    def reachable_user(self, customer_id: int) -> str:
+        """The customer's linked LINE user who follows the account and has not opted out, or ''."""
+        if self.account_id is None:
+            return ""
+        users = Customer.objects.filter(pk=customer_id).annotate(
+            line_user=reachable_line_user(account_id=self.account_id)
+        )
+        return users.values_list("line_user", flat=True).first() or ""
+
+
 def advance_enrollment(
-    *, enrollment_id: int, journey: Journey, steps: dict, now: datetime, caps: WeekCounts, mail_connection
-) -> int:
-    """Carry out the enrollment's due steps; returns how many. Claimed under the row lock."""
+    *, enrollment_id: int, journey: Journey, steps: dict, now: datetime, caps: WeekCounts, mail_connection,
+    line: _LineSender | None = None,
+) -> int:  # fmt: skip
+    """Carry out the enrollment's due steps; returns how many. Claimed under the row lock. When LINE
+    cannot take a step's message now, the transaction is rolled back: the enrollment stays on that
+    step for the next run."""
+    line = line or _LineSender(journey)
+    try:
+        return _advance(enrollment_id=enrollment_id, steps=steps, now=now, caps=caps,
+                        mail_connection=mail_connection, line=line)  # fmt: skip
+    except LineApiError as exc:  # only a rate limit, an outage or an exhausted quota come out
+        line.unavailable = True
+        logger.warning(
+            "journey line step deferred journey_id=%s status=%s quota_exhausted=%s",
+            journey.public_id, exc.status, exc.quota_exhausted,
+        )  # fmt: skip
+        return 0
+
+
+def _advance(*, enrollment_id: int, steps: dict, now: datetime, caps: WeekCounts, mail_connection, line) -> int:
     done = 0
     with transaction.atomic():
         enrollment = (
@@ -263,10 +333,21 @@ def advance_enrollment(
                 if resume is not None:
                     enrollment.next_at = resume
                     break
-                if not enrollment.holdout and _deliverable(enrollment) == "" and caps.capped(enrollment.customer_id):
+                if step.kind == JourneyStep.Kind.LINE:
+                    if line.unavailable:
+                        break  # LINE refused earlier in this run: the next run
+                    line_user = line.reachable_user(enrollment.customer_id)
+                    reachable = bool(line_user)
+                else:
+                    reachable = _deliverable(enrollment) == ""
+                if not enrollment.holdout and reachable and caps.capped(enrollment.customer_id):
                     enrollment.next_at = now + timedelta(days=1)  # over the weekly cap: tomorrow
                     break
-                if _send_step(enrollment, step, now=now, caps=caps, mail_connection=mail_connection):
+                if step.kind == JourneyStep.Kind.LINE:
+                    sent = _send_line_step(enrollment, step, line_user=line_user, now=now, caps=caps, line=line)
+                else:
+                    sent = _send_step(enrollment, step, now=now, caps=caps, mail_connection=mail_connection)
+                if sent:
                     caps.count(enrollment.customer_id)
             enrollment.position += 1
             done += 1
@@ -310,13 +391,24 @@ def coupon_context(coupon) -> dict | None:
     }  # fmt: skip
 
 
-def render_step(step: JourneyStep, *, customer: dict, customer_id: str, coupon=None) -> tuple[RenderedMail, dict]:
+def _step_context(step: JourneyStep, *, customer: dict, customer_id: str, coupon) -> tuple[dict, dict]:
     urls = journey_urls(step, customer_id)
     context = {
         "customer": customer, "unsubscribe_url": urls["unsubscribe"], "preferences_url": urls["preferences"],
         "products": [], "campaign_name": step.journey.name, "coupon": coupon_context(coupon),
     }  # fmt: skip
+    return context, urls
+
+
+def render_step(step: JourneyStep, *, customer: dict, customer_id: str, coupon=None) -> tuple[RenderedMail, dict]:
+    context, urls = _step_context(step, customer=customer, customer_id=customer_id, coupon=coupon)
     return render_mail(subject=step.subject, body_text=step.body_text, body_html=step.body_html, context=context), urls
+
+
+def render_line_step(step: JourneyStep, *, customer: dict, customer_id: str, coupon=None) -> str:
+    """The LINE text of a step for one customer (the mail's variables; ValidationError naming line_text)."""
+    context, _urls = _step_context(step, customer=customer, customer_id=customer_id, coupon=coupon)
+    return render_line_message(step.line_text, context=context)
 
 
 def _send_step(enrollment: JourneyEnrollment, step: JourneyStep, *, now, caps: WeekCounts, mail_connection) -> bool:
@@ -355,6 +447,63 @@ def _send_step(enrollment: JourneyEnrollment, step: JourneyStep, *, now, caps: W
     return message.state == MessageState.SENT
 
 
+def _send_line_step(
+    enrollment: JourneyEnrollment, step: JourneyStep, *, line_user: str, now, caps: WeekCounts, line: _LineSender
+) -> bool:
+    """Record the step's LINE message for this enrollment (sent, suppressed, hold-out or failed); True if
+    LINE took it. Runs inside the enrollment's transaction and pushes there, with a retry key made of
+    the journey, the step and the enrollment: if the commit is lost after LINE took the message, the
+    next run pushes it again with the same key, LINE answers 409, and the connector reports it
+    delivered (once). A rate limit, an outage or an exhausted quota raise LineApiError out of here, so
+    that the caller rolls the enrollment back onto this step; LINE refusing the message records FAILED."""
+    from .sending import customer_contexts
+
+    customer = enrollment.customer
+    message = JourneyMessage(
+        enrollment=enrollment, step=step, customer=customer, channel=JourneyMessage.Channel.LINE,
+        line_user_id=line_user, created_at=now,
+    )  # fmt: skip
+    connector = line.connector()
+    reason = "" if line_user else "no_line"
+    if not reason and not caps.wants(customer.pk, _topic(step)):
+        reason = "preferences"
+    if connector is None:
+        message.state, message.error = MessageState.FAILED, "LINE account missing or inactive"
+    else:
+        message.state = (
+            MessageState.SUPPRESSED if reason else MessageState.HOLDOUT if enrollment.holdout else MessageState.SENT
+        )
+        message.suppressed_reason = reason
+    if message.state == MessageState.SENT:
+        coupon = enrollment.coupons.select_related("offer").order_by("-pk").first()
+        try:
+            text = render_line_step(
+                step, customer=customer_contexts([customer])[customer.pk], customer_id=customer.public_id,
+                coupon=coupon,
+            )  # fmt: skip
+        except ValidationError as exc:
+            text, message.error = "", "; ".join(m for ms in exc.message_dict.values() for m in ms)[:255]
+        else:
+            message.error = unsendable_line_text(text)
+        if message.error:
+            message.state = MessageState.FAILED
+        else:
+            key = retry_key(step.journey.public_id, str(step.position), str(enrollment.pk))
+            try:
+                sent = connector.push(to=line_user, texts=[text], key=key)
+            except LineApiError as exc:
+                if exc.retryable or exc.quota_exhausted:
+                    raise
+                message.state, message.error = MessageState.FAILED, f"LINE {exc.status}: {exc.message}"[:255]
+                logger.warning("journey line message refused journey_id=%s status=%s", line.journey_id, exc.status)
+            else:
+                if sent.already_accepted:
+                    logger.info("journey line message was delivered before journey_id=%s", line.journey_id)
+                message.message_id, message.sent_at = key, now
+    message.save()
+    return message.state == MessageState.SENT
+
+
 def journey_message_for_token(token: str) -> JourneyMessage | None:
     """The journey mail an unsubscribe token was made for (its payload names the step and customer)."""
     from ..tokens import read_token
@@ -375,9 +524,18 @@ def journey_message_for_token(token: str) -> JourneyMessage | None:
 
 
 def unsubscribe_journey_mail(*, message: JourneyMessage) -> None:
-    """One-click unsubscribe from a journey mail: the same as from a campaign mail."""
-    withdraw_email_consent(customer=message.customer, email=message.email)
-    logger.info("journey unsubscribe journey_id=%s", message.step.journey.public_id)
+    """One-click unsubscribe from a journey mail: the same as from a campaign mail. From a journey's
+    LINE message, as from a LINE campaign's: the LINE user opts out of the account's LINE marketing
+    (email consent is untouched)."""
+    if message.channel == JourneyMessage.Channel.LINE:
+        from channels_hub.line.services import opt_out_of_line_marketing
+
+        account_id = message.step.journey.line_account_id
+        if account_id is not None and message.line_user_id:
+            opt_out_of_line_marketing(account_id=account_id, line_user_id=message.line_user_id)
+    else:
+        withdraw_email_consent(customer=message.customer, email=message.email)
+    logger.info("journey unsubscribe journey_id=%s channel=%s", message.step.journey.public_id, message.channel)
 
 
 def withdraw_email_consent(*, customer, email: str = "") -> None:

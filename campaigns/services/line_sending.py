@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from channels_hub.line.client import MAX_TEXT, MULTICAST_MAX, LineApiError, LineConnector, connector_by_pk, retry_key
 from channels_hub.line.models import LineFollower
@@ -31,7 +32,7 @@ from crm.models import Channel, ChannelIdentity
 
 from .. import conf
 from ..models import Campaign, CampaignRecipient, MailEvent
-from ..rendering import render_text
+from ..rendering import check_template, render_text
 from .pressure import in_quiet_hours, suppress_over_pressure
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,36 @@ def render_line_text(campaign: Campaign, *, customer: dict, customer_id: str, pr
         "products": products,
         "campaign_name": campaign.name,
     }
-    source = campaign.line_text or campaign.body_text
+    return render_line_message(campaign.line_text or campaign.body_text, context=context)
+
+
+def render_line_message(source: str, *, context: dict) -> str:
+    """A LINE text (of a campaign or a journey step) rendered in the campaign sandbox within its limits;
+    ValidationError naming `line_text` otherwise."""
     return render_text(source, context=context, field="line_text").strip()
+
+
+def line_text_problems(source: str, *, trial_context: dict | None = None) -> list[str]:
+    """What is wrong with a LINE text template as written: longer than LINE takes, or a template error
+    (syntax, forbidden tag, unknown variable); with `trial_context`, also a trial rendering with it
+    that fails (e.g. passes the output limit)."""
+    if len(source) > MAX_TEXT:
+        return [_("At most %(n)d characters.") % {"n": MAX_TEXT}]
+    problems = check_template(source, html=False)
+    if problems or trial_context is None:
+        return problems
+    try:
+        render_line_message(source, context=trial_context)
+    except ValidationError as exc:
+        return [m for messages in exc.message_dict.values() for m in messages]
+    return []
+
+
+def unsendable_line_text(text: str) -> str:
+    """'' or why LINE would refuse this rendered text."""
+    if not text or len(text) > MAX_TEXT:
+        return f"LINE message empty or longer than {MAX_TEXT} characters"
+    return ""
 
 
 def _suppress_late_opt_outs(campaign: Campaign, ids: list[int]) -> None:
@@ -171,8 +200,9 @@ def _fail(ids: list[int], error: str) -> None:
 
 def _claim_and_send(campaign: Campaign, connector: LineConnector, rows: list[CampaignRecipient], text: str) -> int:
     ids = [r.pk for r in rows]
-    if not text or len(text) > MAX_TEXT:
-        _fail(ids, f"LINE message empty or longer than {MAX_TEXT} characters")
+    unsendable = unsendable_line_text(text)
+    if unsendable:
+        _fail(ids, unsendable)
         return 0
     text_hash = hashlib.sha256(text.encode()).hexdigest()
     for attempt in range(IN_PLACE_RETRIES + 1):

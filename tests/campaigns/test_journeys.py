@@ -308,3 +308,20 @@ def test_steps_cannot_change_while_customers_are_in_the_journey():
     with pytest.raises(InvalidState):
         save_journey(journey=journey, steps=[MAIL])
     assert journey.steps.count() == 2
+
+
+def test_the_hold_out_is_spread_over_consecutive_customers_and_differs_by_journey():
+    """Twenty sign-ups in a row, half held out: about ten of them, not a block, and not the same
+    customers in every journey."""
+    first, second = (make_journey(holdout_percent=50, name=name) for name in ("a", "b"))
+    for _ in range(20):
+        created(days_ago=1, email_opt_in=True)
+    for journey in (first, second):
+        run_journey(journey=journey, now=NOON)
+    held = {
+        journey.pk: set(JourneyEnrollment.objects.filter(journey=journey, holdout=True).values_list("customer_id",
+                                                                                                    flat=True))
+        for journey in (first, second)
+    }  # fmt: skip
+    assert all(7 <= len(customers) <= 13 for customers in held.values()), held
+    assert held[first.pk] != held[second.pk]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0008_journey_roles"),
+        ("campaigns", "0009_journey_line"),
         ("crm", "0009_order_lifecycle"),
     ]
 
