@@ -36,34 +36,38 @@ def test_multi_use_code_for_three_is_redeemed_exactly_three_times_by_ten_tills()
     assert Coupon.objects.get(pk=coupon.pk).uses == 3
 
 
-def test_the_same_code_on_a_store_sale_and_an_ec_order_at_the_same_instant_is_redeemed_once():
-    from rest_framework.test import APIClient
-
-    from crm.models import Order
+def _shop():
+    """A coat in the EC warehouse, the Shibuya store, a customer and an orders:write key."""
     from crm.services import create_api_key
     from tests.crm.factories import StoreFactory, WarehouseFactory, stock
 
-    warehouse = WarehouseFactory()
-    product = ProductFactory(sku="COAT-9", price=20000)
-    stock(product, warehouse)
+    stock(ProductFactory(sku="COAT-9", price=20000), WarehouseFactory())
     StoreFactory(code="SHIBUYA")
-    customer = CustomerFactory()
+    return CustomerFactory(), create_api_key(name="pos-and-ec", scopes=["orders:write"])[1]
+
+
+def _order_at_the_till_or_online(key, customer, code, i):
+    """Request 0 is a sale at the Shibuya till, the others EC orders; each with its own reference."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    body = {
+        "source": "pos" if i == 0 else "ec", "external_ref": f"R-{i}", "channel": "store" if i == 0 else "ec",
+        "customer": customer.public_id, "ordered_at": "2026-11-20T14:05:00+09:00", "coupon_code": code,
+        "lines": [{"sku": "COAT-9", "quantity": 1, "unit_price": 20000}],
+    }  # fmt: skip
+    if i == 0:
+        body["store"] = "SHIBUYA"
+    return client.post("/api/v1/orders/", body, format="json")
+
+
+def test_the_same_code_on_a_store_sale_and_an_ec_order_at_the_same_instant_is_redeemed_once():
+    from crm.models import Order
+
+    customer, key = _shop()
     coupon = make_coupon(customer=customer)
-    key = create_api_key(name="pos-and-ec", scopes=["orders:write"])[1]
-
-    def order(i):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-        body = {
-            "source": "pos" if i == 0 else "ec", "external_ref": f"R-{i}", "channel": "store" if i == 0 else "ec",
-            "customer": customer.public_id, "ordered_at": "2026-11-20T14:05:00+09:00", "coupon_code": coupon.code,
-            "lines": [{"sku": "COAT-9", "quantity": 1, "unit_price": 20000}],
-        }  # fmt: skip
-        if i == 0:
-            body["store"] = "SHIBUYA"
-        return client.post("/api/v1/orders/", body, format="json")
-
-    responses = run_concurrently(order, 2)
+    responses = run_concurrently(lambda i: _order_at_the_till_or_online(key, customer, coupon.code, i), 2)
     assert sorted(r.status_code for r in responses) == [201, 409], [r.content for r in responses]
     assert [r.json()["code"] for r in responses if r.status_code == 409] == ["coupon_used"]
     assert Order.objects.count() == 1 and Coupon.objects.get(pk=coupon.pk).uses == 1
@@ -71,33 +75,12 @@ def test_the_same_code_on_a_store_sale_and_an_ec_order_at_the_same_instant_is_re
 
 def test_a_once_per_customer_offer_is_used_once_by_three_codes_at_the_same_instant():
     """Three different codes of an offer limited to one use per customer, at the till and online at once."""
-    from rest_framework.test import APIClient
-
     from crm.models import Order
-    from crm.services import create_api_key
-    from tests.crm.factories import StoreFactory, WarehouseFactory, stock
 
-    warehouse = WarehouseFactory()
-    stock(ProductFactory(sku="COAT-7", price=20000), warehouse)
-    StoreFactory(code="SHIBUYA")
-    customer = CustomerFactory()
+    customer, key = _shop()
     offer = make_offer(per_customer_limit=1)
     codes = [make_coupon(offer).code for _ in range(3)]
-    key = create_api_key(name="limit", scopes=["orders:write"])[1]
-
-    def order(i):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-        body = {
-            "source": "pos" if i == 0 else "ec", "external_ref": f"L-{i}", "channel": "store" if i == 0 else "ec",
-            "customer": customer.public_id, "ordered_at": "2026-11-20T14:05:00+09:00", "coupon_code": codes[i],
-            "lines": [{"sku": "COAT-7", "quantity": 1, "unit_price": 20000}],
-        }  # fmt: skip
-        if i == 0:
-            body["store"] = "SHIBUYA"
-        return client.post("/api/v1/orders/", body, format="json")
-
-    responses = run_concurrently(order, 3)
+    responses = run_concurrently(lambda i: _order_at_the_till_or_online(key, customer, codes[i], i), 3)
     assert sorted(r.status_code for r in responses) == [201, 409, 409], [r.content for r in responses]
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"coupon_used"}
     assert Order.objects.count() == 1
