@@ -23,7 +23,9 @@ class JourneyForm(forms.ModelForm):
 
 
 class StepForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Step"), choices=[("", "—"), *JourneyStep.Kind.choices], required=False)
+    kind = forms.ChoiceField(
+        label=_("What this step does"), choices=[("", "—"), *JourneyStep.Kind.choices], required=False
+    )
     wait_days = forms.IntegerField(label=_("Days to wait"), required=False, min_value=0, max_value=3650)
     offer = forms.ModelChoiceField(label=_("Offer"), queryset=Offer.objects.none(), required=False)
     subject = forms.CharField(label=_("Subject"), max_length=255, required=False)
@@ -47,6 +49,13 @@ class StepForm(forms.Form):
 
 
 StepFormSet = forms.formset_factory(StepForm, extra=2, max_num=20, absolute_max=20)
+# The fields each kind of step uses: the builder shows only those (static/js/tsunagu.js).
+STEP_FIELDS = {
+    JourneyStep.Kind.WAIT: ["wait_days"],
+    JourneyStep.Kind.EMAIL: ["subject", "body_text", "body_html"],
+    JourneyStep.Kind.LINE: ["line_text"],
+    JourneyStep.Kind.COUPON: ["offer"],
+}
 
 
 def line_offered(journey) -> bool:

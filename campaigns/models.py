@@ -40,7 +40,7 @@ class Segment(models.Model):
 
 class Campaign(models.Model):
     class Channel(models.TextChoices):
-        EMAIL = "email", _("Email")
+        EMAIL = "email", pgettext_lazy("channel", "Email")
         LINE = "line", "LINE"
         LINE_THEN_EMAIL = "line_email", _("LINE, falling back to email")
 
@@ -128,7 +128,7 @@ class CampaignRecipient(models.Model):
         HOLDOUT = "holdout", _("Hold-out")
 
     class Channel(models.TextChoices):
-        EMAIL = "email", _("Email")
+        EMAIL = "email", pgettext_lazy("channel", "Email")
         LINE = "line", "LINE"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.ids import new_public_id
 
@@ -47,7 +48,9 @@ class Journey(models.Model):
     stop_on_purchase = models.BooleanField(
         _("stop when the customer buys"), default=True, help_text=_("The goal: a purchase ends the journey.")
     )
-    from_email = models.CharField(_("from"), max_length=254, help_text=_("Sender identity, e.g. Shop <news@shop.jp>"))
+    from_email = models.CharField(
+        pgettext_lazy("mail sender", "from"), max_length=254, help_text=_("Sender identity, e.g. Shop <news@shop.jp>")
+    )
     line_account = models.ForeignKey(
         "channels_hub.LineAccount", verbose_name=_("LINE account"), null=True, blank=True, on_delete=models.PROTECT,
         related_name="+", help_text=_("The official account that sends the journey's LINE steps."),
@@ -182,7 +185,7 @@ class JourneyMessage(models.Model):
     and step."""
 
     class Channel(models.TextChoices):
-        EMAIL = "email", _("Email")
+        EMAIL = "email", pgettext_lazy("channel", "Email")
         LINE = "line", "LINE"
 
     class State(models.TextChoices):

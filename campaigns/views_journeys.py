@@ -2,6 +2,7 @@
 (preference centre, coupon QR code). Thin: reads through selectors, writes through services."""
 
 import io
+import json
 
 import qrcode
 import qrcode.image.svg
@@ -20,6 +21,7 @@ from crm.views import staff_page
 
 from . import selectors
 from .forms_journeys import (
+    STEP_FIELDS,
     IssueCodeForm,
     JourneyForm,
     OfferForm,
@@ -82,7 +84,10 @@ def journey_edit(request, public_id=None):
         else:
             messages.success(request, _("Journey saved."))
             return redirect("campaigns:journey_detail", journey.public_id)
-    return render(request, "campaigns/journey_edit.html", {"form": form, "formset": formset, "journey": journey})
+    return render(
+        request, "campaigns/journey_edit.html",
+        {"form": form, "formset": formset, "journey": journey, "step_fields": json.dumps(STEP_FIELDS)},
+    )  # fmt: skip
 
 
 @require_GET

@@ -108,3 +108,48 @@ def test_a_marketer_reads_a_segments_live_count_and_sends_a_campaign_test(live_s
 
     assert [m.to for m in mail.outbox] == [["mk@tsunagu.example"]]
     assert "冬のセール" in mail.outbox[0].subject
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_marketer_builds_a_welcome_journey_with_a_mail_and_a_line_step(live_server, width):
+    """Each step shows only its own fields; the journey is saved with a mail, a wait and a LINE step."""
+    from campaigns.models import Journey
+    from channels_hub.line.services import configure_line_account
+
+    expect = playwright_api.expect
+    marketer = UserFactory(email="mk@tsunagu.example", role="marketer", language="ja", display_name="鈴木 販促")
+    configure_line_account(name="shop", channel_secret="s" * 32, access_token="t" * 40, label="つなぐ商店 公式LINE")
+
+    with playwright_api.sync_playwright() as playwright:
+        browser, page = _signed_in_page(playwright, live_server, marketer, width)
+        try:
+            page.goto(f"{live_server.url}/campaigns/journeys/new/")
+            step = page.locator("fieldset.journey-step")
+            expect(step).to_have_count(2)
+            expect(step.nth(0).locator("[data-field=subject]")).to_be_hidden()  # no kind chosen yet
+            page.locator("#id_name").fill("ようこそシリーズ")
+            page.locator("#id_trigger").select_option("customer_created")
+            page.locator("#id_from_email").fill("つなぐ商店 <news@shop.example>")
+            page.locator("#id_line_account").select_option(label="つなぐ商店 公式LINE")
+            page.locator("#id_steps-0-kind").select_option("email")
+            expect(step.nth(0).locator("[data-field=subject]")).to_be_visible()
+            expect(step.nth(0).locator("[data-field=line_text]")).to_be_hidden()
+            page.locator("#id_steps-0-subject").fill("{{ customer.family_name }}様 ようこそ")
+            page.locator("#id_steps-0-body_text").fill("{{ customer.family_name }}様、ご登録ありがとうございます。")
+            page.locator("#id_steps-1-kind").select_option("line")
+            expect(step.nth(1).locator("[data-field=line_text]")).to_be_visible()
+            expect(step.nth(1).locator("[data-field=subject]")).to_be_hidden()
+            page.locator("#id_steps-1-line_text").fill("{{ customer.family_name }}様 LINE でもよろしくお願いします")
+            _no_sideways_scroll(page)
+            screenshot(page, f"marketer-journey-builder-{width}")
+            page.locator("form button[type=submit]").last.click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text("ようこそシリーズ")
+            expect(page.locator(".messages")).to_contain_text("保存")
+            _no_sideways_scroll(page)
+            screenshot(page, f"marketer-journey-{width}")
+        finally:
+            browser.close()
+
+    journey = Journey.objects.get()
+    assert [s.kind for s in journey.steps.all()] == ["email", "line"]
+    assert journey.line_account.label == "つなぐ商店 公式LINE"
