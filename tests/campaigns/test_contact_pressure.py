@@ -125,3 +125,17 @@ def test_the_campaign_page_says_when_sending_waits_for_the_quiet_hours(client, s
     page = client.get(f"/campaigns/{campaign.public_id}/", HTTP_ACCEPT_LANGUAGE=language)
     assert page.status_code == 200
     assert text in page.content.decode()
+
+
+def test_send_campaign_here_in_the_quiet_hours_stops_and_says_until_when(settings):
+    import io
+
+    from django.core.management import call_command
+
+    settings.CAMPAIGNS_QUIET_HOURS = quiet_from_now()
+    CustomerFactory(email="night@example.jp")
+    campaign = CampaignFactory()
+    out = io.StringIO()
+    call_command("send_campaign", campaign.public_id, "--here", stdout=out)  # returns: it does not spin
+    assert mail.outbox == []
+    assert "Quiet hours until" in out.getvalue() and "pending 1" in out.getvalue()

@@ -11,12 +11,15 @@ too, safely alongside the workers). Ctrl-C stops watching; the workers carry on.
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from tqdm import tqdm
 
 from campaigns import conf
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.selectors import campaign_by_public_id, campaign_counts
 from campaigns.services import resume_campaign, send_recipient_batch, start_campaign
+from campaigns.services.line_sending import send_line_batch
+from campaigns.services.pressure import in_quiet_hours
 from crm.exceptions import DomainError
 
 Status = Campaign.Status
@@ -68,9 +71,19 @@ class Command(BaseCommand):
             )
             if not ids or not Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).exists():
                 break
+            resume = in_quiet_hours(timezone.now())
+            if resume is not None:
+                self.stdout.write(
+                    f"Quiet hours until {timezone.localtime(resume):%H:%M}: the rest stays pending and is sent "
+                    "after them (beat's requeue_stalled_sends, or run this again)."
+                )
+                break
             before = bar.n
-            send_recipient_batch(campaign_id=campaign.pk, recipient_ids=ids)
+            send_recipient_batch(campaign_id=campaign.pk, recipient_ids=ids)  # as the send_batch task: mail,
+            send_line_batch(campaign_id=campaign.pk, recipient_ids=ids)  # then LINE
             done = CampaignRecipient.objects.filter(pk__in=ids).exclude(state=CampaignRecipient.State.PENDING).count()
+            if done == 0:
+                break  # nothing of this batch could be sent here (e.g. quiet hours began): the rest stays pending
             bar.update(max(0, done - (bar.n - before)))
 
     def _watch(self, campaign, bar, poll):
