@@ -91,7 +91,7 @@ def test_an_ec_order_takes_its_locks_in_the_global_order(ec):
 
 # The request's own transactions, as in production: no test savepoints around them.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_one_line_ec_order_with_points_runs_at_most_15_statements(api, ec, monkeypatch):
+def test_a_one_line_ec_order_with_points_runs_at_most_15_statements_and_one_commit(api, ec, monkeypatch):
     from campaigns.tasks import record_order_purchases
 
     queued = []
@@ -107,8 +107,11 @@ def test_a_one_line_ec_order_with_points_runs_at_most_15_statements(api, ec, mon
         return client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=f"key-{ref}")
 
     assert post("EC-0").status_code == 201  # a first order: the account exists, every cache is warm
+    commits, commit = [], connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: (commits.append(1), commit())[1])
     with CaptureQueriesContext(connection) as queries:
         response = post("EC-1")
+    assert len(commits) == 1, "the key's claim, the order and the stored answer commit together"
     # BEGIN/COMMIT: SQLite's backend sends them as statements, psycopg as protocol (not captured)
     statements = [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN IMMEDIATE", "BEGIN", "COMMIT")]
     assert len(statements) <= 15, "\n".join(s[:120] for s in statements)
