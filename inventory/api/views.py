@@ -45,10 +45,11 @@ class AvailabilityView(APIView):
     def get(self, request):
         params = AvailabilityQuery(data=request.query_params)
         params.is_valid(raise_exception=True)
-        product = Product.objects.filter(sku=params.validated_data["sku"]).first()
-        if product is None:
+        rows = selectors.availability(
+            sku=params.validated_data["sku"], prefecture=params.validated_data.get("prefecture", "")
+        )
+        if rows is None:
             raise NotFound(_("No product with this SKU."))
-        rows = selectors.availability(product=product, prefecture=params.validated_data.get("prefecture", ""))
         return Response({"results": AvailabilityOutput(rows, many=True).data, "next": None})
 
 

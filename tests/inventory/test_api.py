@@ -32,7 +32,7 @@ def test_availability_lists_every_location_with_the_warehouse_first(reader, djan
     stock(warehouse, product, 9)
     stock(shibuya, product, 3)
     reader.get(AVAILABILITY, {"sku": "COAT"})  # the key loaded into this process's cache
-    with django_assert_max_num_queries(2):  # the product, then every location's stock in one query
+    with django_assert_max_num_queries(1):  # the product and every location's stock in one statement
         response = reader.get(AVAILABILITY, {"sku": "COAT"})
     assert response.status_code == 200
     assert response.json() == {
@@ -52,6 +52,14 @@ def test_availability_by_prefecture_keeps_the_warehouse(reader):
     StoreFactory(code="S2", prefecture="大阪府")
     response = reader.get(AVAILABILITY, {"sku": "COAT", "prefecture": "大阪府"})
     assert [r["store"] for r in response.json()["results"]] == ["EC-WH", "S2"]
+
+
+def test_availability_of_a_known_sku_with_no_active_location_is_an_empty_list_not_404(reader):
+    ProductFactory(sku="COAT")
+    StoreFactory(code="S1", active=False)
+    response = reader.get(AVAILABILITY, {"sku": "COAT"})
+    assert response.status_code == 200
+    assert response.json() == {"results": [], "next": None}
 
 
 @pytest.mark.parametrize(
