@@ -9,6 +9,7 @@ from rest_framework import serializers
 from ..models import Channel, ChannelIdentity, Customer, Order, OrderLine, OrderReturn, Product, SalesChannel, Store
 from ..prefectures import PREFECTURE_CHOICES
 from ..registry import customer_summaries
+from ..selectors import identity_pairs
 
 
 def iso_datetime(value) -> str | None:
@@ -73,6 +74,7 @@ class CustomerListSerializer(serializers.ListSerializer):
     def to_representation(self, data):
         items = list(data.all() if hasattr(data, "all") else data)
         self.child.context["summaries"] = customer_summaries(items)
+        self.child.context["identities"] = identity_pairs(c.pk for c in items)
         return [self.child.to_representation(item) for item in items]
 
 
@@ -99,6 +101,12 @@ class CustomerOutput(serializers.ModelSerializer):
             summaries = customer_summaries([customer])
         return summaries.get(customer.pk, {})
 
+    def _identities(self, customer) -> list[tuple[str, str]]:
+        identities = self.context.get("identities")
+        if identities is None:
+            identities = identity_pairs([customer.pk])
+        return identities.get(customer.pk, [])
+
     def to_representation(self, customer) -> dict:
         """The declared fields' output, built directly: this body answers the hottest reads, and
         DRF's per-field machinery (a field object bound and run per attribute) cost more than their
@@ -120,7 +128,7 @@ class CustomerOutput(serializers.ModelSerializer):
             "home_store": customer.home_store.code if customer.home_store_id else None,
             "email_opt_in": bool(customer.email_opt_in),
             "sms_opt_in": bool(customer.sms_opt_in),
-            "identities": [{"channel": i.channel, "external_id": i.external_id} for i in customer.identities.all()],
+            "identities": [{"channel": channel, "external_id": ext} for channel, ext in self._identities(customer)],
             "points_balance": summary.get("points_balance", 0),
             "tier": summary.get("tier"),
             "created_at": iso_datetime(customer.created_at),

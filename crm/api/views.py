@@ -142,11 +142,9 @@ class CustomerListView(ListAPIView):
             raise ValidationError(
                 {"q": [_("Give q, phone, email or member_number: listing every customer needs customers:export.")]}
             )
-        return selectors.customer_with_identities(
-            selectors.customer_search(
-                query=criteria.get("q", ""), phone=criteria.get("phone", ""),
-                email=criteria.get("email", ""), member_number=criteria.get("member_number", ""),
-            )
+        return selectors.customer_search(
+            query=criteria.get("q", ""), phone=criteria.get("phone", ""),
+            email=criteria.get("email", ""), member_number=criteria.get("member_number", ""),
         )  # fmt: skip
 
     @extend_schema(

@@ -46,13 +46,13 @@ def test_a_customer_without_points_has_zero_and_the_base_tier(reader, customer):
     }  # fmt: skip
 
 
-def test_balance_is_three_queries(reader, customer, django_assert_num_queries):
+def test_balance_is_two_statements(reader, customer, django_assert_num_queries):
     award(customer, 300)
     reader.get(url(customer))  # the key and the tiers loaded into this process's caches
-    with django_assert_num_queries(3):  # the customer, the account with its tier, the open lots
+    with django_assert_num_queries(2):  # the customer, then the account with its open lots by expiry
         assert reader.get(url(customer)).json()["balance"] == 300
     other = CustomerFactory()
-    with django_assert_num_queries(2):  # no account: nothing to read for lots
+    with django_assert_num_queries(2):  # no account: the same two statements, no row
         assert reader.get(url(other)).json() == {"customer": other.public_id, "balance": 0, "tier": "regular",
                                                  "expiring": []}  # fmt: skip
 
