@@ -14,7 +14,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
+from django.db import connections
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
@@ -297,16 +310,23 @@ def preview_segment_reach(
     query: the counts are windows over the whole match, taken in the pass that finds the first ids."""
     validate_rules(rules)
     check_rule_values(rules)
-    windows = {"total": Window(Count("pk"))}
+    match = segment_customers(rules, now=now).using(using)
     if reach:
-        windows["mailable"] = Window(Count("pk", filter=mailable_condition()))
-    rows = list(
-        segment_customers(rules, now=now)
-        .using(using)
-        .annotate(**windows)
-        .order_by("pk")
-        .values_list("public_id", *windows)[:SAMPLE_SIZE]
+        match = match.annotate(mailable=ExpressionWrapper(mailable_condition(), output_field=BooleanField()))
+    else:
+        match = match.annotate(mailable=Value(False))
+    inner_sql, params = match.values_list("pk", "public_id", "mailable").query.sql_with_params()
+    # The match is a MATERIALIZED CTE so that PostgreSQL plans it for every row, as a count is planned
+    # (hash joins). Written as one query with `ORDER BY id LIMIT 20` around window counts, the planner
+    # costed it as if the LIMIT stopped it early, chose primary-key-ordered nested loops over the whole
+    # table and took 3.2 s instead of 0.4 s at 1M customers (bench/campaigns.py).
+    sql = (
+        f"WITH m (id, public_id, mailable) AS MATERIALIZED ({inner_sql}) "  # noqa: S608  # nosec B608  the ORM's SQL
+        "SELECT public_id, COUNT(*) OVER (), COUNT(*) FILTER (WHERE mailable) OVER () FROM m ORDER BY id LIMIT %s"
     )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, (*params, SAMPLE_SIZE))
+        rows = cursor.fetchall()
     if not rows:
         return SegmentPreview(count=0, mailable=0, sample=[])
     first = rows[0]
