@@ -4,15 +4,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from crm.api.serializers import MomentField, StrictSerializer
-from crm.prefectures import PREFECTURE_CHOICES
+from crm.api.serializers import MomentField, PrefectureField, StrictSerializer
 
 from ..models import Reservation
 
 
 class AvailabilityQuery(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    prefecture = serializers.ChoiceField(choices=PREFECTURE_CHOICES, required=False, allow_blank=True)
+    prefecture = PrefectureField(required=False, allow_blank=True)
 
 
 class AvailabilityOutput(serializers.Serializer):
