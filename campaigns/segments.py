@@ -315,7 +315,7 @@ def preview_segment_reach(
         match = match.annotate(mailable=ExpressionWrapper(mailable_condition(), output_field=BooleanField()))
     else:
         match = match.annotate(mailable=Value(False))
-    inner_sql, params = match.values_list("pk", "public_id", "mailable").query.sql_with_params()
+    inner_sql, params = match.values_list("pk", "public_id", "mailable").query.get_compiler(using).as_sql()
     # The match is a MATERIALIZED CTE so that PostgreSQL plans it for every row, as a count is planned
     # (hash joins). Written as one query with `ORDER BY id LIMIT 20` around window counts, the planner
     # costed it as if the LIMIT stopped it early, chose primary-key-ordered nested loops over the whole
